@@ -1,0 +1,266 @@
+"""`GenesysClient`: authenticated, rate-limited, retried calls to Genesys Cloud."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+import orjson
+
+from ._auth import Secret, TokenCache, request_token
+from ._errors import ConfigurationError
+from ._http import ClientStats, HttpCore, Reply, RetryPolicy, Sleep
+from ._regions import resolve_urls
+
+__all__ = ["GenesysClient"]
+
+_ENV_ID = "GENESYSCLOUD_OAUTHCLIENT_ID"
+_ENV_SECRET = "GENESYSCLOUD_OAUTHCLIENT_SECRET"
+_ENV_REGION = "GENESYSCLOUD_REGION"
+
+
+class GenesysClient:
+    """An async client of the Genesys Cloud API for one OAuth client.
+
+    Every request, token grants included, passes one shared rate limiter and
+    one retry policy (`RetryPolicy`); a 429 pauses all of them. Use it as an
+    async context manager, or call `close()`.
+
+    Args:
+        client_id: the OAuth client id (client-credentials grant).
+        client_secret: its secret; never logged, shown or put in an error.
+        region: a region name such as "us-east-1" (any case) or its domain
+            such as "mypurecloud.ie"; None when `api_url` is given.
+        api_url: the API base URL, such as https://api.mypurecloud.com; None
+            when `region` is given. Plain http only for loopback hosts.
+        login_url: the token endpoint's base URL; None derives it from the
+            region or from `api_url` (api. -> login.; loopback: the same URL).
+        rate_limit: requests per `rate_period` for this client, token
+            requests included.
+        rate_period: seconds of the rate window.
+        retry: the retry policy; None uses RetryPolicy().
+        request_timeout: seconds one try of one request may take.
+        max_connections: open connections at most.
+
+    Raises:
+        ConfigurationError: missing credentials, an unknown region, no region
+            and no URL, or plain http to a host that is not loopback.
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        region: str | None = None,
+        api_url: str | None = None,
+        login_url: str | None = None,
+        rate_limit: float = 300.0,
+        rate_period: float = 60.0,
+        retry: RetryPolicy | None = None,
+        request_timeout: float = 120.0,
+        max_connections: int = 32,
+        _sleep: Sleep | None = None,
+        _clock: Callable[[], float] | None = None,
+    ) -> None:
+        if not client_id or not client_secret:
+            raise ConfigurationError(
+                "Both client_id and client_secret are required (an OAuth client "
+                "with the client-credentials grant)."
+            )
+        if rate_limit <= 0 or rate_period <= 0:
+            raise ConfigurationError("rate_limit and rate_period must be positive.")
+
+        self._api_url, self._login_url = resolve_urls(region, api_url, login_url)
+        self._client_id = client_id
+        self._client_secret = Secret(client_secret)
+        self.rate_limit = rate_limit
+        self.rate_period = rate_period
+        self._http = HttpCore(
+            retry=retry or RetryPolicy(),
+            rate_limit=rate_limit,
+            rate_period=rate_period,
+            request_timeout=request_timeout,
+            max_connections=max_connections,
+            redact=self._redact,
+            sleep=_sleep,
+            clock=_clock,
+        )
+        grant = functools.partial(
+            request_token,
+            self._http,
+            self._login_url,
+            client_id,
+            self._client_secret,
+        )
+        self._tokens = TokenCache(grant, clock=_clock)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> GenesysClient:
+        """Build a client from the variables Genesys' own tools read.
+
+        Args:
+            environ: where to read GENESYSCLOUD_OAUTHCLIENT_ID,
+                GENESYSCLOUD_OAUTHCLIENT_SECRET and GENESYSCLOUD_REGION; None
+                reads os.environ.
+            **kwargs: any argument of GenesysClient; each overrides the
+                environment.
+
+        Raises:
+            ConfigurationError: a variable is missing and no argument gives it.
+        """
+        env = os.environ if environ is None else environ
+        settings: dict[str, Any] = {
+            "client_id": env.get(_ENV_ID),
+            "client_secret": env.get(_ENV_SECRET),
+        }
+        if not kwargs.get("api_url") and env.get(_ENV_REGION):
+            settings["region"] = env[_ENV_REGION]
+        settings.update(kwargs)
+
+        missing = [
+            name
+            for name, key in ((_ENV_ID, "client_id"), (_ENV_SECRET, "client_secret"))
+            if not settings.get(key)
+        ]
+        if not settings.get("region") and not settings.get("api_url"):
+            missing.append(_ENV_REGION)
+        if missing:
+            raise ConfigurationError(
+                f"Missing environment variable(s) {', '.join(missing)}: set them "
+                "or pass the matching arguments."
+            )
+        return cls(**settings)
+
+    @property
+    def api_url(self) -> str:
+        """The API base URL, such as https://api.mypurecloud.com."""
+        return self._api_url
+
+    @property
+    def login_url(self) -> str:
+        """The token endpoint's base URL, such as https://login.mypurecloud.com."""
+        return self._login_url
+
+    @property
+    def stats(self) -> ClientStats:
+        """Live counters: requests, replies by status, retries by reason, pauses."""
+        return self._http.stats
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy every request of this client follows."""
+        return self._http.retry
+
+    def __repr__(self) -> str:
+        return (
+            f"GenesysClient(client_id={self._client_id!r}, api_url={self._api_url!r}, "
+            f"rate_limit={self.rate_limit:g}/{self.rate_period:g}s)"
+        )
+
+    async def __aenter__(self) -> GenesysClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connections; the client may still be used, opening new ones."""
+        await self._tokens.close()
+        await self._http.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object | None = None,
+        params: Mapping[str, str | int] | None = None,
+        interval: str | None = None,
+    ) -> Any:
+        """Send one API request with a token, the shared limiter and retries.
+
+        Args:
+            method: the HTTP method, such as "POST".
+            path: the path from the API root, such as
+                "/api/v2/analytics/conversations/details/query".
+            json: the body, serialized as JSON; None sends no body.
+            params: query-string parameters; None sends none.
+            interval: the query's ISO-8601 interval, attached to any error;
+                None when not a query.
+
+        Returns:
+            The parsed JSON of the 2xx reply; None for an empty 204 or DELETE.
+
+        Raises:
+            ApiError: a subclass, for an error reply (after retries where the
+                policy retries it).
+            NetworkError: connections or timeouts still failing after retries.
+        """
+        if not path.startswith("/"):
+            raise ConfigurationError(f"path {path!r} must start with '/'.")
+        method = method.upper()
+        url = self._api_url + path
+        body = orjson.dumps(json) if json is not None else None
+        query = {key: str(value) for key, value in params.items()} if params else None
+
+        async def attempt() -> Any:
+            reply = await self._send_with_token(method, url, body, query, interval)
+            return self._http.result(reply, method=method, path=path, interval=interval)
+
+        return await self._http.retrying(attempt, what=f"{method} {path}")
+
+    async def _send_with_token(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        params: Mapping[str, str] | None,
+        interval: str | None,
+    ) -> Reply:
+        """Send once; on a 401, get a new token and replay exactly once."""
+        token = await self._tokens.get()
+        reply = await self._send(method, url, body, params, interval, token)
+        if reply.status != 401:
+            return reply
+
+        self._tokens.invalidate(token)
+        token = await self._tokens.get()
+        return await self._send(method, url, body, params, interval, token)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        params: Mapping[str, str] | None,
+        interval: str | None,
+        token: Secret,
+    ) -> Reply:
+        headers = {
+            "Authorization": f"Bearer {token.reveal()}",
+            "Accept": "application/json",
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return await self._http.send(
+            method, url, headers=headers, data=body, params=params, interval=interval
+        )
+
+    def _redact(self, text: str) -> str:
+        """Replace the client secret and the current token in server text."""
+        secrets = [self._client_secret, self._tokens.current()]
+        for secret in secrets:
+            if secret is not None and secret.reveal() and secret.reveal() in text:
+                text = text.replace(secret.reveal(), "***")
+        return text

@@ -1,0 +1,583 @@
+"""HTTP for the client: one session, one shared limiter, one retry policy.
+
+Everything that can go wrong on the wire is translated into the tree of
+`_errors` here, and only here: HTTP statuses in `translate_status`, aiohttp
+exceptions in `HttpCore.send`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+
+from ._errors import (
+    ApiError,
+    AuthenticationError,
+    GenesysError,
+    IntervalTooLongError,
+    NetworkError,
+    PaginationCapError,
+    PermissionDeniedError,
+    QueryRejectedError,
+    RateLimitedError,
+    RequestTooLargeError,
+    ServerError,
+    is_interval_too_long,
+    is_pagination_cap,
+)
+
+__all__ = [
+    "ClientStats",
+    "HttpCore",
+    "Reply",
+    "RetryPolicy",
+    "Sleep",
+    "parse_retry_after",
+    "translate_status",
+]
+
+logger = logging.getLogger("genesys_async")
+
+T = TypeVar("T")
+
+#: Waits go through this, so tests can record them instead of sleeping.
+Sleep = Callable[[float], Awaitable[None]]
+
+# 5xx that a later try can cure; 501 and the rest say the call itself is wrong.
+_TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+_DETAILS_PERMISSION = "analytics:conversationDetail:view"
+_AGGREGATES_PERMISSION = "analytics:conversationAggregate:view"
+# "Retry the request in [30] seconds", "... in 30 seconds".
+_MESSAGE_DELAY_RE = re.compile(r"\[?(\d+(?:\.\d+)?)\]?\s*seconds?\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one request is retried; the one statement of the policy.
+
+    Retried: 429, 500, 502, 503, 504, dropped connections, timeouts and 2xx
+    replies whose body is not the JSON promised. Never retried: every other
+    status (400, 403, 404, 413, 501, ...); a 401 is replayed once with a new
+    token, outside this count.
+
+    Args:
+        max_attempts: tries per request, the first one included.
+        max_time: seconds per request across all its tries and waits; a retry
+            whose wait would pass it is not made.
+        initial_backoff: seconds before the first retry when the server names
+            no delay; doubled each try, with full jitter.
+        max_backoff: the longest backoff in seconds (a server's own delay may
+            be longer and is honoured).
+        wait_scale: multiplies every wait, backoff and server-given alike;
+            0 never waits (for tests).
+    """
+
+    max_attempts: int = 10
+    max_time: float = 900.0
+    initial_backoff: float = 1.0
+    max_backoff: float = 60.0
+    wait_scale: float = 1.0
+
+    @classmethod
+    def immediate(cls, max_attempts: int = 10) -> RetryPolicy:
+        """Return a policy that retries without ever waiting, for tests."""
+        return cls(max_attempts=max_attempts, wait_scale=0.0)
+
+    def backoff(self, attempt: int) -> float:
+        """Return the unscaled wait after failed try number `attempt` (1-based)."""
+        ceiling = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
+        return random.uniform(0.0, ceiling)
+
+
+@dataclass
+class ClientStats:
+    """Live counters of one client, read by the engine for reports and progress.
+
+    Args:
+        requests: HTTP requests sent, token requests included.
+        responses: replies by HTTP status.
+        retries: retries by reason: "429", "500", "502", "503", "504",
+            "connection", "timeout", "malformed".
+        token_requests: token grants requested.
+        pauses: shared pauses of every request (429s and exhausted rate buckets).
+    """
+
+    requests: int = 0
+    responses: collections.Counter[int] = field(default_factory=collections.Counter)
+    retries: collections.Counter[str] = field(default_factory=collections.Counter)
+    token_requests: int = 0
+    pauses: int = 0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP reply, read whole.
+
+    Args:
+        status: the HTTP status.
+        headers: the reply headers (case-insensitive).
+        body: the raw body.
+    """
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class _Transient(Exception):
+    """A failure the retry policy may cure; carries the error to raise if not.
+
+    Args:
+        error: the error raised once retries are exhausted.
+        reason: the retry reason counted in ClientStats.retries.
+        delay: seconds the server asked to wait; None lets backoff decide.
+    """
+
+    def __init__(self, error: GenesysError, reason: str, delay: float | None = None):
+        super().__init__(reason)
+        self.error = error
+        self.reason = reason
+        self.delay = delay
+        # Set by HttpCore once the try number is known: the scaled wait.
+        self.wait = 0.0
+
+
+def parse_retry_after(
+    value: str | None, *, now: datetime | None = None
+) -> float | None:
+    """Return the seconds a Retry-After header asks to wait.
+
+    Args:
+        value: the header, in seconds or as an HTTP date; None when absent.
+        now: the current UTC time for an HTTP date; None reads the clock.
+
+    Returns:
+        Seconds, never negative; None when absent or unreadable.
+    """
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _delay_in_message(message: str) -> float | None:
+    match = _MESSAGE_DELAY_RE.search(message)
+    return float(match.group(1)) if match else None
+
+
+def _error_fields(reply: Reply) -> tuple[str, str | None, str | None]:
+    """Return (message, code, contextId) from an ErrorBody, an OAuth body or text."""
+    try:
+        body = orjson.loads(reply.body) if reply.body else None
+    except orjson.JSONDecodeError:
+        body = None
+    context_id = reply.headers.get("inin-correlation-id")
+
+    if isinstance(body, dict):
+        message = (
+            body.get("message")
+            or body.get("error_description")
+            or body.get("description")
+            or body.get("error")
+            or ""
+        )
+        code = body.get("code") or body.get("error")
+        context_id = body.get("contextId") or context_id
+        return str(message), (str(code) if code else None), context_id
+
+    text = reply.body[:200].decode("utf-8", "replace").strip()
+    if text.startswith("<"):
+        text = "the reply was HTML, not a Genesys error body"
+    return text or "the reply had no body", None, context_id
+
+
+def _permission_for(path: str) -> str | None:
+    """Name the permission a 403 on `path` is about, when the path says it."""
+    if "/analytics/conversations/aggregates" in path:
+        return _AGGREGATES_PERMISSION
+    if "/analytics/conversations/details" in path:
+        return _DETAILS_PERMISSION
+    return None
+
+
+def translate_status(
+    reply: Reply,
+    *,
+    path: str,
+    interval: str | None = None,
+    redact: Callable[[str], str] = str,
+) -> ApiError:
+    """Return the error of the tree that an HTTP error reply stands for.
+
+    Args:
+        reply: the reply, status 300 or more.
+        path: the request path, which names the permission behind a 403 and
+            tells a refused token grant from a refused query.
+        interval: the query's ISO-8601 interval; None when not a query.
+        redact: removes secrets and tokens from the server's text.
+
+    Returns:
+        An instance of a strict subclass of ApiError, never ApiError itself.
+    """
+    message, code, context_id = _error_fields(reply)
+    message = redact(message)
+    status = reply.status
+    common: dict[str, Any] = {
+        "code": code,
+        "context_id": context_id,
+        "interval": interval,
+    }
+
+    if path.endswith("/oauth/token") and status in (400, 401, 403):
+        return AuthenticationError(status, message, **common)
+    if status == 401:
+        return AuthenticationError(status, message, **common)
+    if status == 403:
+        permission_hint = _permission_for(path)
+        error = PermissionDeniedError(status, message, **common)
+        if error.permission is None and permission_hint is not None:
+            error = PermissionDeniedError(
+                status, message, permission=permission_hint, **common
+            )
+        return error
+    if status == 413:
+        return RequestTooLargeError(status, message, **common)
+    if status == 429:
+        return RateLimitedError(status, message, **common)
+    if status == 400 and is_pagination_cap(message):
+        return PaginationCapError(status, message, **common)
+    if status == 400 and is_interval_too_long(message):
+        return IntervalTooLongError(status, message, **common)
+    if 400 <= status < 500:
+        return QueryRejectedError(status, message, **common)
+
+    # 5xx, and the 1xx/3xx a JSON API never sends (redirects are not followed).
+    return ServerError(status, message, **common)
+
+
+async def _real_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+class HttpCore:
+    """One session, one limiter and one retry policy shared by every request.
+
+    Args:
+        retry: the retry policy.
+        rate_limit: requests allowed per `rate_period`, token requests included.
+        rate_period: seconds of the rate window.
+        request_timeout: seconds one try may take, reading the body included.
+        max_connections: open connections at most.
+        redact: removes secrets and tokens from server text put into errors.
+        sleep: awaits a number of seconds; None uses asyncio.sleep.
+        clock: monotonic seconds; None uses time.monotonic.
+    """
+
+    def __init__(
+        self,
+        *,
+        retry: RetryPolicy,
+        rate_limit: float,
+        rate_period: float,
+        request_timeout: float,
+        max_connections: int,
+        redact: Callable[[str], str] = str,
+        sleep: Sleep | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.retry = retry
+        self.stats = ClientStats()
+        self._limiter = AsyncLimiter(rate_limit, rate_period)
+        self._timeout = request_timeout
+        self._max_connections = max_connections
+        self._redact = redact
+        self._sleep = sleep or _real_sleep
+        self._clock = clock or time.monotonic
+        self._session: aiohttp.ClientSession | None = None
+        # Clock reading before which no request of this client is sent: set by
+        # a 429 or an exhausted rate bucket, awaited by every request, so one
+        # worker's 429 pauses them all instead of each meeting its own.
+        self._resume_at = 0.0
+
+    async def close(self) -> None:
+        """Close the session; a later request opens a new one."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+            )
+        return self._session
+
+    def pause(self, seconds: float, why: str) -> None:
+        """Hold every request of this client for `seconds` from now.
+
+        Args:
+            seconds: how long, already scaled by the policy.
+            why: for the log line.
+        """
+        self.stats.pauses += 1
+        resume_at = self._clock() + seconds
+        if resume_at <= self._resume_at:
+            return
+        self._resume_at = resume_at
+        logger.warning("Pausing every request for %.2f s: %s", seconds, why)
+
+    async def _wait_for_resume(self) -> None:
+        while (left := self._resume_at - self._clock()) > 0:
+            await self._sleep(left)
+
+    def _pace(self, headers: Mapping[str, str]) -> None:
+        """Pause before any 429 when the inin-ratelimit-* headers show no room."""
+        try:
+            count = int(headers["inin-ratelimit-count"])
+            allowed = int(headers["inin-ratelimit-allowed"])
+            reset = float(headers["inin-ratelimit-reset"])
+        except (KeyError, ValueError):
+            return
+        if allowed <= 0 or count < allowed or reset <= 0:
+            return
+
+        # Capped: a reset far off is more likely a misread header than a plan.
+        seconds = min(reset, self.retry.max_backoff) * self.retry.wait_scale
+        self.pause(seconds, f"rate bucket used up ({count}/{allowed})")
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        data: bytes | None = None,
+        params: Mapping[str, str] | None = None,
+        interval: str | None = None,
+        token_request: bool = False,
+    ) -> Reply:
+        """Send one request once, after any shared pause and the limiter.
+
+        Args:
+            method: the HTTP method.
+            url: the full URL.
+            headers: request headers.
+            data: the body; None sends none.
+            params: query-string parameters; None sends none.
+            interval: attached to a network error; None when not a query.
+            token_request: counts the request as a token grant.
+
+        Raises:
+            _Transient: wrapping NetworkError for dropped connections and timeouts.
+            NetworkError: for other client-side failures (not retried).
+        """
+        await self._wait_for_resume()
+        await self._limiter.acquire()
+        # A 429 may have arrived while this request queued at the limiter.
+        await self._wait_for_resume()
+
+        self.stats.requests += 1
+        if token_request:
+            self.stats.token_requests += 1
+        path = urlsplit(url).path
+        started = self._clock()
+        try:
+            async with self._open_session().request(
+                method,
+                url,
+                headers=headers,
+                data=data,
+                params=params,
+                allow_redirects=False,
+            ) as response:
+                body = await response.read()
+                reply = Reply(response.status, response.headers, body)
+        except asyncio.TimeoutError as exc:
+            error = NetworkError(
+                f"{method} {path} timed out after {self._timeout:g} s",
+                interval=interval,
+            )
+            raise _Transient(error, "timeout") from exc
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            error = NetworkError(
+                f"{method} {path} lost its connection: {type(exc).__name__}: {exc}",
+                interval=interval,
+            )
+            raise _Transient(error, "connection") from exc
+        except aiohttp.ClientError as exc:
+            raise NetworkError(
+                f"{method} {path} failed: {type(exc).__name__}: {exc}",
+                interval=interval,
+            ) from exc
+
+        self.stats.responses[reply.status] += 1
+        logger.debug(
+            "%s %s -> %d in %.0f ms",
+            method,
+            path,
+            reply.status,
+            (self._clock() - started) * 1000,
+        )
+        self._pace(reply.headers)
+        return reply
+
+    def result(
+        self, reply: Reply, *, method: str, path: str, interval: str | None = None
+    ) -> Any:
+        """Return the parsed JSON of a 2xx reply, or raise its error.
+
+        Args:
+            reply: the reply.
+            method: the request method (an empty DELETE reply is fine).
+            path: the request path, for errors.
+            interval: attached to errors; None when not a query.
+
+        Returns:
+            The parsed body; None for an empty 204 or DELETE reply.
+
+        Raises:
+            _Transient: for 429, 500, 502, 503, 504 and malformed 2xx bodies.
+            ApiError: a subclass, for every other error status.
+        """
+        if 200 <= reply.status < 300:
+            return self._parse_body(reply, method=method, interval=interval)
+
+        error = translate_status(
+            reply, path=path, interval=interval, redact=self._redact
+        )
+        if reply.status == 429:
+            delay = parse_retry_after(reply.headers.get("Retry-After"))
+            if delay is None:
+                delay = _delay_in_message(error.message)
+            raise _Transient(error, "429", delay)
+        if reply.status in _TRANSIENT_STATUSES:
+            raise _Transient(error, str(reply.status))
+        raise error
+
+    def _parse_body(self, reply: Reply, *, method: str, interval: str | None) -> Any:
+        if not reply.body.strip() and (reply.status == 204 or method == "DELETE"):
+            return None
+        try:
+            return orjson.loads(reply.body)
+        except orjson.JSONDecodeError as exc:
+            snippet = reply.body[:60].decode("utf-8", "replace")
+            error = ServerError(
+                reply.status,
+                f"the reply body is not valid JSON ({len(reply.body)} bytes: "
+                f"{self._redact(snippet)!r})",
+                context_id=reply.headers.get("inin-correlation-id"),
+                interval=interval,
+            )
+            raise _Transient(error, "malformed") from exc
+
+    def malformed(
+        self, reply: Reply, what: str, interval: str | None = None
+    ) -> _Transient:
+        """Return the retryable failure for a 2xx JSON body missing `what`."""
+        error = ServerError(
+            reply.status,
+            f"the reply lacks {what}",
+            context_id=reply.headers.get("inin-correlation-id"),
+            interval=interval,
+        )
+        return _Transient(error, "malformed")
+
+    async def retrying(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
+        """Run `attempt` under the retry policy; re-raise the last real error.
+
+        Args:
+            attempt: one try; raises _Transient for what may be retried.
+            what: names the request in log lines, such as "POST /api/v2/...".
+        """
+        policy = self.retry
+        started = self._clock()
+
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number >= policy.max_attempts:
+                return True
+            failure = _failure_of(state)
+            pending = max(failure.wait, self._resume_at - self._clock())
+            return self._clock() - started + pending > policy.max_time
+
+        def before_sleep(state: RetryCallState) -> None:
+            failure = _failure_of(state)
+            self.stats.retries[failure.reason] += 1
+            logger.warning(
+                "Retrying %s after %s (attempt %d of %d failed), waiting %.2f s",
+                what,
+                failure.reason,
+                state.attempt_number,
+                policy.max_attempts,
+                max(failure.wait, self._resume_at - self._clock()),
+            )
+
+        retrying = AsyncRetrying(
+            stop=stop,
+            wait=lambda state: _failure_of(state).wait,
+            retry=retry_if_exception_type(_Transient),
+            before_sleep=before_sleep,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            async for try_ in retrying:
+                with try_:
+                    try:
+                        return await attempt()
+                    except _Transient as failure:
+                        failure.wait = self._wait_after(
+                            failure, try_.retry_state.attempt_number, what
+                        )
+                        raise
+        except _Transient as failure:
+            raise failure.error from failure.error.__cause__ or failure.__cause__
+        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+    def _wait_after(self, failure: _Transient, attempt: int, what: str) -> float:
+        """Return the scaled wait before the next try; a 429 pauses everyone instead."""
+        base = failure.delay if failure.delay is not None else None
+        if base is None:
+            base = self.retry.backoff(attempt)
+        seconds = base * self.retry.wait_scale
+        if failure.reason != "429":
+            return seconds
+
+        # The other requests share this client's rate bucket: they would meet
+        # the same 429, so all of them wait, and this one waits with them.
+        self.pause(seconds, f"429 on {what}")
+        return 0.0
+
+
+def _failure_of(state: RetryCallState) -> _Transient:
+    outcome = state.outcome
+    failure = outcome.exception() if outcome is not None else None
+    if not isinstance(failure, _Transient):  # pragma: no cover
+        raise AssertionError("retry state without a transient failure")
+    return failure
