@@ -1,0 +1,355 @@
+"""Where records go: chunk spools, the resume manifest, the atomic output file.
+
+An export writes each chunk's pages into a spool file as they arrive, in any
+order. When the chunk is whole, its records are copied in page order into a
+part file beside the output and a line in the manifest records the part; a
+chunk the server refused is dropped with its spool, so nothing of it is ever
+written. The output appears only at the end, assembled from the parts into a
+temporary file and renamed, so a reader never sees a partial export.
+
+The manifest (``<output>.manifest.jsonl``) is append-only JSON lines: a header
+with the export's parameters, one line per finished chunk, a last line when
+the output is complete. A line torn by ``kill -9`` is ignored on resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import orjson
+
+from ._errors import ManifestMismatchError, OutputError
+from ._intervals import Interval, format_ms, parse_instant
+
+__all__ = ["ChunkSpool", "ExportStore", "OutputFormat", "read_records"]
+
+OutputFormat = Literal["ndjson", "json"]
+
+_MANIFEST_VERSION = 1
+
+
+class ChunkSpool:
+    """One chunk's pages on disk, in arrival order, with their page numbers.
+
+    Args:
+        path: where the spool lives; it is created empty.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # page number -> (offset, length, records): where each page's lines
+        # lie in the file, since pages arrive in any order.
+        self._pages: dict[int, tuple[int, int, int]] = {}
+        self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 (closed in close())
+        self._size = 0
+
+    @property
+    def records(self) -> int:
+        """How many records the spool holds."""
+        return sum(count for _, _, count in self._pages.values())
+
+    def add_page(self, page: int, lines: bytes, records: int) -> None:
+        """Append one page's NDJSON lines; a page already held is ignored."""
+        if page in self._pages:
+            return
+        self._file.write(lines)
+        self._pages[page] = (self._size, len(lines), records)
+        self._size += len(lines)
+
+    def write_ordered(self, target: Path) -> tuple[int, int]:
+        """Copy the pages in page order into ``target``, durably.
+
+        Returns:
+            The number of records and of bytes written.
+        """
+        self._file.flush()
+        written = 0
+        temporary = target.with_name(target.name + ".tmp")
+        with open(self.path, "rb") as source, open(temporary, "wb") as sink:
+            for page in sorted(self._pages):
+                offset, length, _ = self._pages[page]
+                source.seek(offset)
+                sink.write(source.read(length))
+                written += length
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(temporary, target)
+        return self.records, written
+
+    def close(self) -> None:
+        """Close and delete the spool."""
+        self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+@dataclass
+class FinishedChunk:
+    """A chunk whose part file is complete on disk."""
+
+    interval: Interval
+    part: str
+    conversations: int
+    bytes: int
+
+
+@dataclass
+class ExportStore:
+    """The output file, its manifest and part files.
+
+    Args:
+        output: the final output path.
+        fmt: ``ndjson`` (one record a line) or ``json`` (one array).
+        parameters: what defines the export (range, filters, API); a manifest
+            with other parameters is refused.
+        restart: ignore (and replace) any manifest already there.
+    """
+
+    output: Path
+    fmt: OutputFormat
+    parameters: Mapping[str, Any]
+    restart: bool = False
+    finished: list[FinishedChunk] = field(default_factory=list)
+    complete: bool = False
+
+    @property
+    def manifest_path(self) -> Path:
+        """``<output>.manifest.jsonl``."""
+        return self.output.with_name(self.output.name + ".manifest.jsonl")
+
+    @property
+    def parts_dir(self) -> Path:
+        """``<output>.parts/``, the finished chunks' files."""
+        return self.output.with_name(self.output.name + ".parts")
+
+    def open(self) -> None:
+        """Check the output can be written, then load or start the manifest.
+
+        Raises:
+            OutputError: the output's folder is missing or not writable, or the
+                output path is a folder.
+            ManifestMismatchError: a manifest for different parameters is there.
+        """
+        self._check_writable()
+        records = [] if self.restart else _read_lines(self.manifest_path)
+        if records:
+            self._adopt(records)
+        else:
+            self._start_fresh()
+
+    def spool(self, interval: Interval) -> ChunkSpool:
+        """A new spool for a chunk, in the parts folder."""
+        return ChunkSpool(self.parts_dir / (_part_name(interval) + ".spool"))
+
+    def commit(self, interval: Interval, spool: ChunkSpool) -> FinishedChunk:
+        """Make a whole chunk's part durable and record it in the manifest."""
+        name = _part_name(interval) + ".ndjson"
+        count, size = spool.write_ordered(self.parts_dir / name)
+        spool.close()
+        chunk = FinishedChunk(interval, name, count, size)
+        self._append(
+            {
+                "chunk": str(interval),
+                "part": name,
+                "conversations": count,
+                "bytes": size,
+            }
+        )
+        self.finished.append(chunk)
+        return chunk
+
+    def finish(self, extra: Mapping[str, Any]) -> int:
+        """Assemble the parts, in time order, into the output; atomically.
+
+        Args:
+            extra: facts for the manifest's closing line (the report).
+
+        Returns:
+            The number of records in the output.
+        """
+        ordered = sorted(self.finished, key=lambda chunk: chunk.interval)
+        temporary = self.output.with_name(self.output.name + ".tmp")
+        try:
+            with open(temporary, "wb") as sink:
+                total = _assemble(sink, self.fmt, self._part_lines(ordered))
+                sink.flush()
+                os.fsync(sink.fileno())
+            os.replace(temporary, self.output)
+        except OSError as exc:
+            raise OutputError(str(self.output), exc.strerror or str(exc)) from exc
+        self._append({**extra, "complete": True, "conversations": total})
+        shutil.rmtree(self.parts_dir, ignore_errors=True)
+        self.complete = True
+        return total
+
+    def _part_lines(self, chunks: Iterable[FinishedChunk]) -> Iterator[bytes]:
+        for chunk in chunks:
+            with open(self.parts_dir / chunk.part, "rb") as part:
+                yield from part
+
+    def _check_writable(self) -> None:
+        folder = self.output.parent
+        where = str(self.output)
+        if self.output.is_dir():
+            raise OutputError(where, "it is a folder")
+        if not folder.is_dir():
+            raise OutputError(where, f"the folder {folder} does not exist")
+        try:
+            self.parts_dir.mkdir(exist_ok=True)
+            probe = self.parts_dir / ".probe"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise OutputError(where, exc.strerror or str(exc)) from exc
+
+    def _start_fresh(self) -> None:
+        for stale in self.parts_dir.iterdir():
+            stale.unlink()
+        header = {
+            "manifest": "genesys-async",
+            "version": _MANIFEST_VERSION,
+            "output": self.output.name,
+            "parameters": dict(self.parameters),
+        }
+        _write_atomically(self.manifest_path, [header])
+
+    def _adopt(self, records: list[dict[str, Any]]) -> None:
+        header = records[0]
+        if header.get("manifest") != "genesys-async":
+            raise ManifestMismatchError(
+                str(self.manifest_path), ["it is not a genesys-async manifest"]
+            )
+        differences = _differences(header.get("parameters", {}), self.parameters)
+        if differences:
+            raise ManifestMismatchError(str(self.manifest_path), differences)
+
+        kept: list[dict[str, Any]] = [header]
+        for record in records[1:]:
+            if record.get("complete"):
+                self.complete = self.output.exists()
+                continue
+            chunk = self._verified(record)
+            if chunk is not None:
+                self.finished.append(chunk)
+                kept.append(record)
+        if self.complete:
+            kept = records
+        # Rewrite without torn or orphaned lines, so appends stay parseable.
+        _write_atomically(self.manifest_path, kept)
+        self._remove_orphans()
+
+    def _verified(self, record: Mapping[str, Any]) -> FinishedChunk | None:
+        """A manifest line's chunk, if its part is on disk as recorded."""
+        try:
+            start, end = (parse_instant(t) for t in str(record["chunk"]).split("/"))
+            chunk = FinishedChunk(
+                Interval(start, end),
+                str(record["part"]),
+                int(record["conversations"]),
+                int(record["bytes"]),
+            )
+        except (KeyError, ValueError, TypeError):
+            return None
+        part = self.parts_dir / chunk.part
+        if not part.is_file() or part.stat().st_size != chunk.bytes:
+            return None
+        return chunk
+
+    def _remove_orphans(self) -> None:
+        """Delete spools and parts that no manifest line vouches for."""
+        wanted = {chunk.part for chunk in self.finished}
+        for path in self.parts_dir.iterdir():
+            if path.name not in wanted:
+                path.unlink()
+
+    def _append(self, record: Mapping[str, Any]) -> None:
+        try:
+            with open(self.manifest_path, "ab") as manifest:
+                manifest.write(orjson.dumps(record) + b"\n")
+                manifest.flush()
+                os.fsync(manifest.fileno())
+        except OSError as exc:
+            raise OutputError(
+                str(self.manifest_path), exc.strerror or str(exc)
+            ) from exc
+
+
+def _assemble(sink: IO[bytes], fmt: OutputFormat, lines: Iterable[bytes]) -> int:
+    """Write NDJSON lines as the chosen format; return how many there were."""
+    total = 0
+    if fmt == "ndjson":
+        for line in lines:
+            sink.write(line)
+            total += 1
+        return total
+
+    sink.write(b"[")
+    for line in lines:
+        sink.write(b"\n" if total == 0 else b",\n")
+        sink.write(line.rstrip(b"\n"))
+        total += 1
+    sink.write(b"\n]\n" if total else b"]\n")
+    return total
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of an NDJSON file, one by one."""
+    with open(path, "rb") as lines:
+        for line in lines:
+            yield orjson.loads(line)
+
+
+def _read_lines(path: Path) -> list[dict[str, Any]]:
+    """A manifest's lines; a torn or unparseable line ends the reading."""
+    if not path.exists():
+        return []
+    records = []
+    with open(path, "rb") as manifest:
+        for line in manifest:
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                break
+            if not isinstance(record, dict):
+                break
+            records.append(record)
+    return records
+
+
+def _write_atomically(path: Path, records: list[dict[str, Any]]) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        with open(temporary, "wb") as sink:
+            sink.write(b"".join(orjson.dumps(record) + b"\n" for record in records))
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise OutputError(str(path), exc.strerror or str(exc)) from exc
+
+
+def _differences(recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
+    """One phrase per parameter that differs between two exports."""
+    found = []
+    for key in sorted(set(recorded) | set(wanted)):
+        before, now = recorded.get(key), wanted.get(key)
+        # Compare through JSON so tuples and lists, ints and floats agree.
+        if orjson.dumps(before) != orjson.dumps(now):
+            found.append(f"{key} was {_show(before)}, now {_show(now)}")
+    return found
+
+
+def _show(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _part_name(interval: Interval) -> str:
+    """A file name for a chunk, such as ``20260901T000000.000Z_20260908T...``."""
+    start, end = format_ms(interval.start_ms), format_ms(interval.end_ms)
+    return f"{start}_{end}".replace("-", "").replace(":", "")
