@@ -2,8 +2,21 @@
 
 It shares no code with the client package, so that two independent readings of the
 API can catch each other's mistakes.
+
+    async with Simulator(SimulatorConfig(conversations=10_000)) as sim:
+        ...  # sim.base_url, sim.client_id, sim.client_secret
 """
 
+from genesys_async.simulator._app import create_app
+from genesys_async.simulator._config import FaultConfig, SimulatorConfig
 from genesys_async.simulator._data import ConversationFacts, Dataset
+from genesys_async.simulator._server import Simulator
 
-__all__ = ["ConversationFacts", "Dataset"]
+__all__ = [
+    "ConversationFacts",
+    "Dataset",
+    "FaultConfig",
+    "Simulator",
+    "SimulatorConfig",
+    "create_app",
+]

@@ -1,0 +1,107 @@
+"""Every knob of the simulator, with its default.
+
+Route modules that come later add their own config dataclass as a field of
+`SimulatorConfig` with `field(default_factory=...)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Literal
+
+__all__ = [
+    "AGGREGATE_PERMISSION",
+    "DETAIL_PERMISSION",
+    "FaultConfig",
+    "SimulatorConfig",
+]
+
+DETAIL_PERMISSION = "analytics:conversationDetail:view"
+AGGREGATE_PERMISSION = "analytics:conversationAggregate:view"
+
+RetryAfterStyle = Literal["seconds", "http-date", "omit"]
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Seeded faults on `/api/v2` routes; every rate is a probability per request.
+
+    Args:
+        error_rates: HTTP status (500, 502, 503, 504) -> probability of answering it
+            with the real error body instead of serving the request.
+        disconnect_rate: probability of closing the connection after reading the
+            request, without any reply.
+        html_error_rate: probability of a 502 with an HTML page (a proxy's error).
+        truncated_json_rate: probability of a 200 whose JSON body is cut short.
+        empty_body_rate: probability of a 200 with an empty body.
+        latency_ms: base delay of every reply, ms.
+        latency_per_record_ms: extra delay per conversation served, ms.
+        latency_tail_probability: probability that a reply's delay is multiplied.
+        latency_tail_multiplier: the multiplier of those slow replies.
+        seed: seed of the fault generator, independent of the data seed.
+    """
+
+    error_rates: Mapping[int, float] = field(default_factory=dict)
+    disconnect_rate: float = 0.0
+    html_error_rate: float = 0.0
+    truncated_json_rate: float = 0.0
+    empty_body_rate: float = 0.0
+    latency_ms: float = 0.0
+    latency_per_record_ms: float = 0.0
+    latency_tail_probability: float = 0.0
+    latency_tail_multiplier: float = 10.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """The simulated organisation, its limits and its faults.
+
+    Args:
+        seed: data seed; the same seed gives the same conversations.
+        start: aware datetime, earliest conversationStart of the data.
+        end: aware datetime, after the last conversationStart.
+        conversations: number of conversations in [start, end).
+        now: aware datetime, the simulated present (later conversations are
+            ongoing); None means `end`.
+        client_id: the one OAuth client accepted.
+        client_secret: its secret.
+        token_lifetime_s: `expires_in` of issued tokens, seconds.
+        permissions: permissions of the client's role; a route needing another
+            answers 403.
+        max_interval_days: longest query interval, days; None disables the limit.
+        pagination_cap: most results reachable by paging (pageNumber * pageSize);
+            None disables it.
+        max_page_size: largest pageSize accepted; None disables it.
+        max_request_bytes: largest request body, bytes; None disables it.
+        too_large_threshold: answer 413 for any query matching more than this
+            many conversations; None (the default) disables it.
+        rate_limit: requests allowed per token per `rate_limit_period_s`;
+            None disables rate limiting.
+        rate_limit_period_s: length of the rate-limit window, seconds.
+        retry_after: how a 429 gives its delay in `Retry-After`: "seconds",
+            "http-date", or "omit" the header (the message still says it).
+        faults: the initial faults; change them at runtime with
+            `Simulator.set_faults`.
+    """
+
+    seed: int = 1
+    start: datetime = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    end: datetime = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    conversations: int = 100_000
+    now: datetime | None = None
+    client_id: str = "simulator-client"
+    client_secret: str = field(default="simulator-secret", repr=False)
+    token_lifetime_s: int = 86_400
+    permissions: frozenset[str] = frozenset({DETAIL_PERMISSION, AGGREGATE_PERMISSION})
+    max_interval_days: float | None = 7
+    pagination_cap: int | None = 100_000
+    max_page_size: int | None = 100
+    max_request_bytes: int | None = 512_000
+    too_large_threshold: int | None = None
+    rate_limit: int | None = 300
+    rate_limit_period_s: float = 60.0
+    retry_after: RetryAfterStyle = "seconds"
+    faults: FaultConfig = field(default_factory=FaultConfig)
