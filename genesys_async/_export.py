@@ -1,0 +1,618 @@
+"""The export engine: a work queue of chunks and pages, workers, splitting.
+
+One export is one ``asyncio.Queue`` of work items and a bounded pool of workers
+sharing the client (so one limiter and one retry policy). A chunk's first page
+reports ``totalHits``; its other pages go on the queue as items of their own,
+so a dense chunk is fetched by every worker at once. A chunk the server refuses
+as too big, on any page, is dropped with everything fetched of it and its two
+halves go back on the queue. A chunk's records reach the sink only when every
+page of it is in, and only those whose ``conversationStart`` it owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from ._errors import (
+    ChunkTooSmallError,
+    ConfigurationError,
+    GenesysError,
+    IntervalTooLongError,
+    PaginationCapError,
+    RequestTooLargeError,
+    ServerError,
+)
+from ._intervals import Interval, parse_instant, plan, to_ms
+from ._queries import DETAILS_QUERY_PATH, ConversationFilters, details_query
+from ._sinks import ChunkSpool, ExportStore, OutputFormat, read_records
+
+__all__ = [
+    "ExportOptions",
+    "ExportProgress",
+    "ExportReport",
+    "conversation_details",
+    "export_conversations",
+]
+
+logger = logging.getLogger("genesys_async")
+
+_DAY_MS = 86_400_000
+# What the public record says paging reaches; learned anew from any 400.
+_ASSUMED_PAGINATION_CAP = 100_000
+
+
+class Requester(Protocol):
+    """What the engine needs of a client: the core's request and its stats."""
+
+    @property
+    def api_url(self) -> str: ...
+
+    @property
+    def stats(self) -> Any: ...
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object | None = None,
+        params: Mapping[str, str | int] | None = None,
+        interval: str | None = None,
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to fetch; none of these changes what an export holds.
+
+    Args:
+        chunk_days: the longest chunk, in days (fractions allowed). The server
+            may ask for shorter ones; it is then obeyed for the rest of the run.
+        concurrency: how many requests are in flight at most.
+        page_size: records per page (the API takes 100 safely).
+        min_chunk_seconds: a refused chunk shorter than twice this is not split
+            but fails the export.
+    """
+
+    chunk_days: float = 7.0
+    concurrency: int = 8
+    page_size: int = 100
+    min_chunk_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not self.chunk_days > 0:
+            raise ConfigurationError("chunk_days must be positive")
+        if self.concurrency < 1:
+            raise ConfigurationError("concurrency must be at least 1")
+        if not 1 <= self.page_size <= 10_000:
+            raise ConfigurationError("page_size must be between 1 and 10000")
+        if not self.min_chunk_seconds > 0:
+            raise ConfigurationError("min_chunk_seconds must be positive")
+
+
+@dataclass
+class ExportProgress:
+    """Live counters of a running export, for a progress display."""
+
+    chunks_planned: int = 0
+    chunks_done: int = 0
+    chunks_resumed: int = 0
+    conversations: int = 0
+    splits: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What an export did.
+
+    Attributes:
+        conversations: records in the output.
+        chunks: chunks in the output (resumed ones included).
+        chunks_resumed: chunks taken from an earlier run's manifest.
+        splits: chunks cut in two because the server refused them.
+        requests: HTTP replies by status, token requests included.
+        retries: retries by reason ("429", "503", "connection", ...).
+        seconds: wall time of this run.
+        output: the output path; None for an iterator.
+        already_complete: the manifest said the output was already whole.
+    """
+
+    conversations: int
+    chunks: int
+    chunks_resumed: int
+    splits: int
+    requests: dict[int, int]
+    retries: dict[str, int]
+    seconds: float
+    output: str | None = None
+    already_complete: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (statuses as strings)."""
+        return {
+            "conversations": self.conversations,
+            "chunks": self.chunks,
+            "chunks_resumed": self.chunks_resumed,
+            "splits": self.splits,
+            "requests": {str(k): v for k, v in sorted(self.requests.items())},
+            "retries": dict(sorted(self.retries.items())),
+            "seconds": round(self.seconds, 3),
+            "output": self.output,
+            "already_complete": self.already_complete,
+        }
+
+
+@dataclass
+class _Chunk:
+    """A chunk being fetched; shared by the work items of its pages."""
+
+    interval: Interval
+    spool: ChunkSpool | None = None
+    # The highest page asked for so far, and those whose records are in.
+    last_page: int = 1
+    done_pages: set[int] = field(default_factory=set)
+    # Ids kept so far: a live interval can repeat a record across pages.
+    seen: set[str] = field(default_factory=set)
+    # Set when the chunk was split or failed: its pages still queued or in
+    # flight are then dropped.
+    dead: bool = False
+
+
+@dataclass(frozen=True)
+class _Page:
+    chunk: _Chunk
+    number: int
+
+
+_WorkItem = Interval | _Page
+ChunkDone = Callable[[Interval, ChunkSpool], Awaitable[None]]
+
+
+class _Engine:
+    """One run over a set of intervals, calling ``on_done`` per whole chunk."""
+
+    def __init__(
+        self,
+        client: Requester,
+        filters: ConversationFilters,
+        options: ExportOptions,
+        spool_dir: Path,
+        on_done: ChunkDone,
+        progress: ExportProgress,
+    ) -> None:
+        self._client = client
+        self._filters = filters
+        self._options = options
+        self._spool_dir = spool_dir
+        self._on_done = on_done
+        self._progress = progress
+        self._queue: asyncio.Queue[_WorkItem] = asyncio.Queue()
+        # Both limits are learned from the server's refusals during the run.
+        self._max_chunk_ms = max(1, round(options.chunk_days * _DAY_MS))
+        self._pagination_cap = _ASSUMED_PAGINATION_CAP
+        self._min_chunk_ms = round(options.min_chunk_seconds * 1000)
+        self._failure: BaseException | None = None
+        self._failed = asyncio.Event()
+
+    async def run(self, intervals: Sequence[Interval]) -> None:
+        """Fetch every interval; raise the first error that stops the export."""
+        for interval in intervals:
+            self._queue.put_nowait(interval)
+        self._progress.chunks_planned += len(intervals)
+        if not intervals:
+            return
+
+        workers = [
+            asyncio.create_task(self._work()) for _ in range(self._options.concurrency)
+        ]
+        drained = asyncio.create_task(self._queue.join())
+        failed = asyncio.create_task(self._failed.wait())
+        try:
+            await asyncio.wait({drained, failed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (*workers, drained, failed):
+                task.cancel()
+            await asyncio.gather(*workers, drained, failed, return_exceptions=True)
+        if self._failure is not None:
+            raise self._failure
+
+    async def _work(self) -> None:
+        while True:
+            item = await self._queue.get()
+            try:
+                if isinstance(item, _Page):
+                    await self._fetch_page(item)
+                else:
+                    await self._start_chunk(item)
+            except Exception as exc:
+                if self._failure is None:
+                    self._failure = exc
+                self._failed.set()
+            finally:
+                self._queue.task_done()
+
+    async def _start_chunk(self, interval: Interval) -> None:
+        """Fetch a chunk's first page, then queue the rest (or split it)."""
+        if interval.length_ms > self._max_chunk_ms:
+            pieces = interval.pieces(self._max_chunk_ms)
+            self._progress.chunks_planned += len(pieces) - 1
+            for piece in pieces:
+                self._queue.put_nowait(piece)
+            return
+
+        chunk = _Chunk(interval)
+        try:
+            reply = await self._query(interval, 1)
+        except IntervalTooLongError as exc:
+            self._shorten(exc)
+            self._queue.put_nowait(interval)
+            return
+        except (RequestTooLargeError, PaginationCapError, ServerError) as exc:
+            self._refused(chunk, exc)
+            return
+
+        total = int(reply.get("totalHits") or 0)
+        if total > self._pagination_cap:
+            cause = PaginationCapError(
+                400,
+                f"{total} hits exceed the {self._pagination_cap} that paging reaches",
+                interval=str(interval),
+            )
+            self._refused(chunk, cause)
+            return
+
+        chunk.spool = ChunkSpool(self._spool_dir / f"{id(chunk)}.spool")
+        chunk.last_page = max(1, math.ceil(total / self._options.page_size))
+        for number in range(2, chunk.last_page + 1):
+            self._queue.put_nowait(_Page(chunk, number))
+        await self._take_page(chunk, 1, reply)
+
+    async def _fetch_page(self, page: _Page) -> None:
+        chunk = page.chunk
+        if chunk.dead:
+            return
+        try:
+            reply = await self._query(chunk.interval, page.number)
+        except (RequestTooLargeError, PaginationCapError, ServerError) as exc:
+            self._refused(chunk, exc)
+            return
+        if not chunk.dead:
+            await self._take_page(chunk, page.number, reply)
+
+    async def _take_page(self, chunk: _Chunk, number: int, reply: Any) -> None:
+        """Keep a page's owned records; finish the chunk when it is whole."""
+        records = reply.get("conversations") or []
+        lines = self._owned_lines(chunk, records)
+        assert chunk.spool is not None
+        chunk.spool.add_page(number, lines, lines.count(b"\n"))
+        chunk.done_pages.add(number)
+
+        # totalHits is approximate: a full last page means there may be more.
+        if number == chunk.last_page and len(records) >= self._options.page_size:
+            chunk.last_page += 1
+            self._queue.put_nowait(_Page(chunk, chunk.last_page))
+        if len(chunk.done_pages) == chunk.last_page:
+            await self._finish(chunk)
+
+    def _owned_lines(self, chunk: _Chunk, records: list[dict[str, Any]]) -> bytes:
+        """The NDJSON lines of the records whose start this chunk owns."""
+        lines = []
+        interval = chunk.interval
+        for record in records:
+            started = parse_instant(record["conversationStart"])
+            if not interval.owns(started):
+                continue
+            conversation_id = record["conversationId"]
+            if conversation_id in chunk.seen:
+                continue
+            chunk.seen.add(conversation_id)
+            lines.append(orjson.dumps(record))
+        if not lines:
+            return b""
+        return b"\n".join(lines) + b"\n"
+
+    async def _finish(self, chunk: _Chunk) -> None:
+        assert chunk.spool is not None
+        chunk.dead = True
+        self._progress.conversations += len(chunk.seen)
+        await self._on_done(chunk.interval, chunk.spool)
+        self._progress.chunks_done += 1
+        logger.info(
+            "chunk %s done: %d conversations, %d pages",
+            chunk.interval,
+            len(chunk.seen),
+            chunk.last_page,
+        )
+
+    def _refused(self, chunk: _Chunk, cause: GenesysError) -> None:
+        """Drop a chunk the server refused as too big; queue its halves."""
+        if chunk.dead:
+            return
+        chunk.dead = True
+        if chunk.spool is not None:
+            chunk.spool.close()
+        if isinstance(cause, PaginationCapError) and cause.limit:
+            self._pagination_cap = min(self._pagination_cap, cause.limit)
+        if isinstance(cause, ServerError) and cause.status != 504:
+            # Only a timeout says "too big"; other 5xx outlived their retries.
+            raise cause
+
+        interval = chunk.interval
+        if not interval.can_split(self._min_chunk_ms):
+            raise ChunkTooSmallError(str(interval), cause)
+        for half in interval.halves():
+            self._queue.put_nowait(half)
+        self._progress.splits += 1
+        self._progress.chunks_planned += 1
+        logger.info("chunk %s split in two: %s", interval, cause)
+
+    def _shorten(self, refusal: IntervalTooLongError) -> None:
+        """Obey the server's longest interval for every chunk from now on."""
+        if refusal.max_days:
+            limit = refusal.max_days * _DAY_MS
+        else:
+            limit = self._max_chunk_ms // 2
+        if limit < self._max_chunk_ms:
+            self._max_chunk_ms = max(limit, self._min_chunk_ms)
+            logger.info(
+                "the server takes intervals of at most %s; re-planning chunks",
+                timedelta(milliseconds=self._max_chunk_ms),
+            )
+
+    async def _query(self, interval: Interval, page: int) -> Any:
+        body = details_query(
+            str(interval),
+            self._filters,
+            page_size=self._options.page_size,
+            page_number=page,
+        )
+        reply = await self._client.request(
+            "POST", DETAILS_QUERY_PATH, json=body, interval=str(interval)
+        )
+        if not isinstance(reply, dict):
+            raise ServerError(
+                200, "the reply is not a JSON object", interval=str(interval)
+            )
+        return reply
+
+
+def _check_range(start: datetime, end: datetime) -> Interval:
+    """The export range, or a clear error for a naive, empty or future one."""
+    try:
+        start_ms, end_ms = to_ms(start), to_ms(end)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    if end_ms <= start_ms:
+        word = "empty" if end_ms == start_ms else "reversed"
+        raise ConfigurationError(
+            f"the range is {word}: start {start.isoformat()}"
+            f" is not before end {end.isoformat()}"
+        )
+    now = datetime.now(timezone.utc)
+    if end > now:
+        raise ConfigurationError(
+            f"the range ends in the future ({end.isoformat()}); the API holds"
+            " nothing after now, so end the range at or before"
+            f" {now.replace(microsecond=0).isoformat()}"
+        )
+    return Interval(start_ms, end_ms)
+
+
+def _subtract(whole: Interval, done: Sequence[Interval]) -> list[Interval]:
+    """The parts of ``whole`` that no interval of ``done`` covers."""
+    gaps = []
+    cursor = whole.start_ms
+    for interval in sorted(done):
+        if interval.start_ms > cursor:
+            gaps.append(Interval(cursor, min(interval.start_ms, whole.end_ms)))
+        cursor = max(cursor, interval.end_ms)
+    if cursor < whole.end_ms:
+        gaps.append(Interval(cursor, whole.end_ms))
+    return gaps
+
+
+def _snapshot(
+    client: Requester, before: tuple[Counter[int], Counter[str]]
+) -> tuple[dict[int, int], dict[str, int]]:
+    """Requests and retries since ``before``, by status and by reason."""
+    stats = client.stats
+    responses = Counter(stats.responses)
+    responses.subtract(before[0])
+    retries = Counter(stats.retries)
+    retries.subtract(before[1])
+    return (
+        {k: v for k, v in responses.items() if v > 0},
+        {k: v for k, v in retries.items() if v > 0},
+    )
+
+
+def _counters(client: Requester) -> tuple[Counter[int], Counter[str]]:
+    return Counter(client.stats.responses), Counter(client.stats.retries)
+
+
+async def export_conversations(
+    client: Requester,
+    start: datetime,
+    end: datetime,
+    output: str | Path,
+    *,
+    fmt: OutputFormat = "ndjson",
+    filters: ConversationFilters | None = None,
+    options: ExportOptions | None = None,
+    restart: bool = False,
+    progress: ExportProgress | None = None,
+) -> ExportReport:
+    """Export every conversation whose start lies in ``[start, end)`` to a file.
+
+    The file appears only when the export is whole. A manifest beside it
+    (``<output>.manifest.jsonl``) records each finished chunk, so a rerun after
+    a crash fetches only what is missing.
+
+    Args:
+        client: an open ``GenesysClient``.
+        start: the range's start, an aware datetime.
+        end: the range's end (excluded), an aware datetime, not in the future.
+        output: the output path; its folder must exist.
+        fmt: ``ndjson`` (one record a line) or ``json`` (one array).
+        filters: what to export beyond the range; None exports everything.
+        options: how to fetch; None uses the defaults.
+        restart: ignore a manifest left by an earlier run.
+        progress: counters to update as the export runs; None keeps them
+            private.
+
+    Raises:
+        ConfigurationError: the range is naive, empty, reversed or in the future.
+        OutputError: the output cannot be written.
+        ManifestMismatchError: the manifest beside the output is another export's.
+        GenesysError: the export failed; the manifest keeps what was finished.
+    """
+    whole = _check_range(start, end)
+    filters = filters or ConversationFilters()
+    options = options or ExportOptions()
+    progress = progress or ExportProgress()
+    path = Path(output)
+    store = ExportStore(
+        path,
+        fmt,
+        {
+            "api_url": client.api_url,
+            "source": "details-query",
+            "interval": str(whole),
+            "filters": filters.describe(),
+        },
+        restart=restart,
+    )
+    store.open()
+    before = _counters(client)
+    began = time.monotonic()
+    if store.complete:
+        logger.info("%s is already complete; nothing to fetch", path)
+        total = sum(chunk.conversations for chunk in store.finished)
+        return _report(client, before, began, store, progress, total, True)
+
+    resumed = [chunk.interval for chunk in store.finished]
+    progress.chunks_resumed = progress.chunks_done = len(resumed)
+    progress.chunks_planned += len(resumed)
+    progress.conversations += sum(chunk.conversations for chunk in store.finished)
+    if resumed:
+        logger.info("resuming: %d chunks already finished", len(resumed))
+    pending = [
+        piece
+        for gap in _subtract(whole, resumed)
+        for piece in plan(gap.start_ms, gap.end_ms, round(options.chunk_days * _DAY_MS))
+    ]
+
+    async def commit(interval: Interval, spool: ChunkSpool) -> None:
+        store.commit(interval, spool)
+
+    engine = _Engine(client, filters, options, store.parts_dir, commit, progress)
+    await engine.run(pending)
+    report = _report(client, before, began, store, progress, 0, False)
+    total = store.finish(report.as_dict())
+    return _report(client, before, began, store, progress, total, False)
+
+
+def _report(
+    client: Requester,
+    before: tuple[Counter[int], Counter[str]],
+    began: float,
+    store: ExportStore,
+    progress: ExportProgress,
+    total: int,
+    already: bool,
+) -> ExportReport:
+    requests, retries = _snapshot(client, before)
+    return ExportReport(
+        conversations=total,
+        chunks=len(store.finished),
+        chunks_resumed=progress.chunks_resumed,
+        splits=progress.splits,
+        requests=requests,
+        retries=retries,
+        seconds=time.monotonic() - began,
+        output=str(store.output),
+        already_complete=already,
+    )
+
+
+async def conversation_details(
+    client: Requester,
+    start: datetime,
+    end: datetime,
+    *,
+    filters: ConversationFilters | None = None,
+    options: ExportOptions | None = None,
+    progress: ExportProgress | None = None,
+) -> AsyncIterator[dict[str, Any]]:
+    """Yield every conversation whose start lies in ``[start, end)``, once.
+
+    Records come chunk by chunk as chunks complete (so not in time order
+    across chunks; in time order within one). A chunk is held in a temporary
+    spool file until it is whole, so memory stays flat and a chunk the server
+    refuses midway yields nothing twice. Leaving the loop early stops the
+    export.
+
+    Args:
+        client: an open ``GenesysClient``.
+        start: the range's start, an aware datetime.
+        end: the range's end (excluded), an aware datetime, not in the future.
+        filters: what to export beyond the range; None exports everything.
+        options: how to fetch; None uses the defaults.
+        progress: counters to update as the export runs; None keeps them
+            private.
+    """
+    whole = _check_range(start, end)
+    options = options or ExportOptions()
+    chunks = plan(whole.start_ms, whole.end_ms, round(options.chunk_days * _DAY_MS))
+    with tempfile.TemporaryDirectory(prefix="genesys-async-") as folder:
+        spool_dir = Path(folder)
+        # Finished chunks' files, handed from the engine to the consumer; a
+        # small bound keeps the engine from running far ahead of the reader.
+        ready: asyncio.Queue[Path | None] = asyncio.Queue(maxsize=2)
+
+        async def hand_over(interval: Interval, spool: ChunkSpool) -> None:
+            target = spool_dir / f"{interval.start_ms}-{interval.end_ms}.ndjson"
+            spool.write_ordered(target)
+            spool.close()
+            await ready.put(target)
+
+        engine = _Engine(
+            client,
+            filters or ConversationFilters(),
+            options,
+            spool_dir,
+            hand_over,
+            progress or ExportProgress(),
+        )
+
+        async def drive() -> None:
+            try:
+                await engine.run(chunks)
+            finally:
+                await ready.put(None)
+
+        driver = asyncio.create_task(drive())
+        try:
+            while (part := await ready.get()) is not None:
+                for record in read_records(part):
+                    yield record
+                part.unlink()
+            await driver
+        finally:
+            driver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await driver

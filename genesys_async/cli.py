@@ -1,0 +1,507 @@
+"""The command line: ``genesys-async export``, ``simulate`` and friends.
+
+Exit codes: 0 done; 2 bad usage or input (dates, region, output path,
+a manifest of another export); 3 authentication or permission refused;
+4 the export failed (the manifest keeps what was finished: rerun to resume);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import re
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from ._errors import (
+    AuthenticationError,
+    ConfigurationError,
+    GenesysError,
+    ManifestMismatchError,
+    OutputError,
+    PermissionDeniedError,
+)
+from ._export import ExportOptions, ExportProgress, ExportReport, export_conversations
+from ._queries import DIRECTIONS, MEDIA_TYPES, ConversationFilters
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_FAILED = 4
+EXIT_INTERRUPTED = 130
+
+logger = logging.getLogger("genesys_async")
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}$")
+
+
+def parse_when(text: str) -> datetime:
+    """A command-line instant: a date is UTC midnight; a time needs an offset.
+
+    Raises:
+        argparse.ArgumentTypeError: the text is neither.
+    """
+    text = text.strip()
+    try:
+        if _DATE.match(text):
+            return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(
+            text.replace("Z", "+00:00").replace("z", "+00:00")
+        )
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date (2026-09-01) or a date and time with an offset"
+            " (2026-09-01T08:00:00Z, 2026-09-01T10:00:00+02:00)"
+        ) from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no offset: add Z for UTC or an offset such as +02:00"
+        )
+    return moment.astimezone(timezone.utc)
+
+
+def _filter_json(text: str) -> dict[str, Any]:
+    """A filter object given as JSON text, or as @path to a JSON file."""
+    try:
+        raw = Path(text[1:]).read_bytes() if text.startswith("@") else text.encode()
+        value = orjson.loads(raw)
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise argparse.ArgumentTypeError(f"not a JSON filter object: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("a filter must be a JSON object")
+    return value
+
+
+def _positive(kind: type[int] | type[float]) -> Any:
+    def convert(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text} must be above zero")
+        return value
+
+    return convert
+
+
+def _add_connection_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_argument_group(
+        "where",
+        "Credentials come only from GENESYSCLOUD_OAUTHCLIENT_ID and"
+        " GENESYSCLOUD_OAUTHCLIENT_SECRET, never from the command line.",
+    )
+    where.add_argument(
+        "--region",
+        help="region name such as us-east-1 or eu-west-1"
+        " (default: GENESYSCLOUD_REGION)",
+    )
+    where.add_argument("--api-url", help="API base URL, instead of a region")
+    where.add_argument(
+        "--login-url", help="login base URL (default: the API URL with login.)"
+    )
+    where.add_argument(
+        "--simulate",
+        action="store_true",
+        help="export from a built-in simulator started in this process;"
+        " no credentials needed",
+    )
+    where.add_argument(
+        "--simulate-conversations",
+        type=_positive(int),
+        default=25_000,
+        metavar="N",
+        help="conversations the simulator holds over the range (default 25000)",
+    )
+    where.add_argument(
+        "--simulate-seed", type=int, default=1, help="simulator data seed (default 1)"
+    )
+    how = parser.add_argument_group("how fast")
+    how.add_argument(
+        "--rate-limit",
+        type=_positive(float),
+        default=300.0,
+        metavar="PER_MINUTE",
+        help="requests per minute, all workers together (default 300, the"
+        " Genesys default per OAuth client)",
+    )
+    how.add_argument(
+        "--concurrency",
+        type=_positive(int),
+        default=8,
+        help="requests in flight at most (default 8)",
+    )
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genesys-async",
+        description="Export Genesys Cloud CX conversation analytics at the API"
+        " rate limit: chunked, retried, split, exactly once, resumable.",
+        epilog="Exit codes: 0 done; 2 bad usage or input; 3 authentication or"
+        " permission refused; 4 export failed (rerun to resume); 130 interrupted.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="-v info, -vv debug"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    export = commands.add_parser(
+        "export",
+        help="export conversation details for a date range",
+        description="Export every conversation whose conversationStart lies in"
+        " [start, end), exactly once. Dates are UTC: a date is midnight; a"
+        " date and time needs Z or an offset and is converted. The output"
+        " appears only when complete; a manifest beside it lets a rerun of"
+        " the same command resume after a crash.",
+    )
+    export.add_argument("--start", required=True, type=parse_when, help="range start")
+    export.add_argument(
+        "--end", required=True, type=parse_when, help="range end (excluded)"
+    )
+    export.add_argument("--out", required=True, type=Path, help="output file")
+    export.add_argument(
+        "--format",
+        choices=("ndjson", "json"),
+        default="ndjson",
+        help="ndjson: one record a line (default); json: one array",
+    )
+    _add_connection_options(export)
+    export.add_argument(
+        "--chunk-days",
+        type=_positive(float),
+        default=7.0,
+        help="longest chunk in days (default 7; the server may ask for less)",
+    )
+    export.add_argument(
+        "--page-size",
+        type=_positive(int),
+        default=100,
+        help="records per page (default 100)",
+    )
+    export.add_argument(
+        "--min-chunk-seconds",
+        type=_positive(float),
+        default=60.0,
+        help="a refused chunk shorter than twice this fails instead of"
+        " splitting (default 60)",
+    )
+    chosen = export.add_argument_group("filters (all must hold)")
+    chosen.add_argument(
+        "--media-type",
+        action="append",
+        default=[],
+        choices=sorted(MEDIA_TYPES),
+        help="a segment of this media type (repeat for any of several)",
+    )
+    chosen.add_argument(
+        "--queue-id",
+        action="append",
+        default=[],
+        help="a segment in this queue (repeat for any of several)",
+    )
+    chosen.add_argument(
+        "--direction",
+        choices=sorted(DIRECTIONS),
+        help="the conversation's originatingDirection",
+    )
+    chosen.add_argument(
+        "--conversation-filter",
+        action="append",
+        default=[],
+        type=_filter_json,
+        metavar="JSON",
+        help="a conversationFilters object as the API takes it (or @file.json)",
+    )
+    chosen.add_argument(
+        "--segment-filter",
+        action="append",
+        default=[],
+        type=_filter_json,
+        metavar="JSON",
+        help="a segmentFilters object as the API takes it (or @file.json)",
+    )
+    export.add_argument(
+        "--restart",
+        action="store_true",
+        help="ignore the manifest of an earlier run and start over",
+    )
+    export.add_argument(
+        "--report",
+        type=Path,
+        help="also write the final report as JSON to this file",
+    )
+    export.add_argument(
+        "--progress",
+        choices=("auto", "bar", "lines", "none"),
+        default="auto",
+        help="a bar on a terminal, plain lines otherwise (default auto)",
+    )
+    export.set_defaults(run=_run_export)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="serve the built-in Genesys Cloud simulator",
+        description="Serve a simulated Genesys Cloud (OAuth token and analytics"
+        " routes) on one port, for testing pipelines without credentials.",
+    )
+    from .simulator import _cli as simulator_cli
+
+    simulator_cli.configure_parser(simulate)
+    simulate.set_defaults(run=lambda args: simulator_cli.run(args))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        code: int = args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return code
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING
+    if verbosity == 1:
+        level = logging.INFO
+    elif verbosity > 1:
+        level = logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger("genesys_async")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_export(args))
+    except (ConfigurationError, ManifestMismatchError, OutputError) as exc:
+        _fail(exc)
+        return EXIT_USAGE
+    except (AuthenticationError, PermissionDeniedError) as exc:
+        _fail(exc)
+        return EXIT_AUTH
+    except GenesysError as exc:
+        _fail(exc)
+        print(
+            "The export is incomplete; nothing was written to the output."
+            " Rerun the same command to resume from the manifest.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _fail(exc: BaseException) -> None:
+    print(f"genesys-async: error: {exc}", file=sys.stderr)
+
+
+async def _export(args: argparse.Namespace) -> int:
+    try:
+        filters = ConversationFilters(
+            conversation_filters=args.conversation_filter,
+            segment_filters=args.segment_filter,
+            media_types=args.media_type,
+            queue_ids=args.queue_id,
+            direction=args.direction,
+        )
+        options = ExportOptions(
+            chunk_days=args.chunk_days,
+            concurrency=args.concurrency,
+            page_size=args.page_size,
+            min_chunk_seconds=args.min_chunk_seconds,
+        )
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+    progress = ExportProgress()
+    async with _client(args) as client:
+        display = _ProgressDisplay(progress, client, _progress_mode(args.progress))
+        async with display:
+            report = await export_conversations(
+                client,
+                args.start,
+                args.end,
+                args.out,
+                fmt=args.format,
+                filters=filters,
+                options=options,
+                restart=args.restart,
+                progress=progress,
+            )
+    _summarise(report, sys.stdout)
+    if args.report is not None:
+        args.report.write_bytes(
+            orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2) + b"\n"
+        )
+    return EXIT_OK
+
+
+@contextlib.asynccontextmanager
+async def _client(args: argparse.Namespace) -> AsyncIterator[Any]:
+    """The client the command asked for; with --simulate, a simulator too."""
+    from ._client import GenesysClient
+
+    rate = {"rate_limit": args.rate_limit, "rate_period": 60.0}
+    connections = max(32, args.concurrency * 2)
+    if not args.simulate:
+        if args.api_url is None and args.login_url is not None:
+            raise ConfigurationError("--login-url needs --api-url")
+        kwargs: dict[str, Any] = {"max_connections": connections, **rate}
+        if args.api_url is not None:
+            kwargs.update(api_url=args.api_url, login_url=args.login_url)
+        elif args.region is not None:
+            kwargs["region"] = args.region
+        async with GenesysClient.from_env(**kwargs) as client:
+            yield client
+        return
+
+    from .simulator import Simulator, SimulatorConfig
+
+    # Data from a day before the range, so conversations crossing its first
+    # midnight exist as they would in a real organisation.
+    config = SimulatorConfig(
+        seed=args.simulate_seed,
+        start=args.start - timedelta(days=1),
+        end=args.end,
+        conversations=args.simulate_conversations,
+        rate_limit=args.rate_limit,
+    )
+    async with Simulator(config) as simulator:
+        logger.info("simulator serving at %s", simulator.base_url)
+        async with GenesysClient(
+            simulator.client_id,
+            simulator.client_secret,
+            api_url=simulator.base_url,
+            login_url=simulator.base_url,
+            max_connections=connections,
+            **rate,
+        ) as client:
+            yield client
+
+
+def _progress_mode(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    return "bar" if sys.stderr.isatty() else "lines"
+
+
+class _ProgressDisplay:
+    """Shows an export's progress on stderr while it runs.
+
+    A bar redrawn in place on a terminal; a plain line every ``period``
+    seconds otherwise, so logs of scheduled runs stay readable.
+    """
+
+    def __init__(
+        self, progress: ExportProgress, client: Any, mode: str, period: float = 10.0
+    ) -> None:
+        self._progress = progress
+        self._client = client
+        self._mode = mode
+        self._period = 0.2 if mode == "bar" else period
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> _ProgressDisplay:
+        if self._mode != "none":
+            self._task = asyncio.create_task(self._loop())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._show(final=True)
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._period)
+            self._show(final=False)
+
+    def _show(self, final: bool) -> None:
+        line = self.line()
+        if self._mode == "bar":
+            end = "\n" if final else ""
+            print(f"\r\x1b[2K{line}", end=end, file=sys.stderr, flush=True)
+        elif not final:
+            print(line, file=sys.stderr, flush=True)
+
+    def line(self) -> str:
+        """One line: chunks, conversations, requests per second, 429s, ETA."""
+        p = self._progress
+        stats = self._client.stats
+        elapsed = max(time.monotonic() - p.started, 1e-9)
+        planned = max(p.chunks_planned, 1)
+        share = p.chunks_done / planned
+        fetched = p.chunks_done - p.chunks_resumed
+        eta = "?"
+        if fetched > 0 and share < 1:
+            remaining = elapsed / fetched * (p.chunks_planned - p.chunks_done)
+            eta = _duration(remaining)
+        width = 24
+        filled = int(width * share)
+        bar = "#" * filled + "-" * (width - filled)
+        return (
+            f"[{bar}] {p.chunks_done}/{p.chunks_planned} chunks"
+            f" | {p.conversations} conversations"
+            f" | {stats.requests / elapsed:.1f} req/s"
+            f" | {stats.responses.get(429, 0)} x 429"
+            f" | {p.splits} splits | ETA {eta}"
+        )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _summarise(report: ExportReport, out: TextIO) -> None:
+    if report.already_complete:
+        print(
+            f"{report.output} is already complete ({report.conversations}"
+            " conversations); nothing fetched. Use --restart to export again.",
+            file=out,
+        )
+        return
+    requests = sum(report.requests.values())
+    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(report.requests.items()))
+    retries = ", ".join(f"{k}: {v}" for k, v in sorted(report.retries.items()))
+    print(
+        f"Exported {report.conversations} conversations to {report.output}"
+        f" in {report.seconds:.1f} s.",
+        file=out,
+    )
+    print(
+        f"  chunks: {report.chunks} ({report.chunks_resumed} resumed),"
+        f" splits: {report.splits}",
+        file=out,
+    )
+    print(f"  requests: {requests} ({statuses or 'none'})", file=out)
+    print(f"  retries: {retries or 'none'}", file=out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
