@@ -340,18 +340,23 @@ class HttpCore:
         return self._session
 
     def pause(self, seconds: float, why: str) -> None:
-        """Hold every request of this client for `seconds` from now.
+        """Hold every request of this client for `seconds` from now (after a 429).
 
         Args:
             seconds: how long, already scaled by the policy.
             why: for the log line.
         """
         self.stats.pauses += 1
+        if self._hold(seconds):
+            logger.warning("Pausing every request for %.2f s: %s", seconds, why)
+
+    def _hold(self, seconds: float) -> bool:
+        """Move the shared resume time `seconds` ahead; tell whether it moved."""
         resume_at = self._clock() + seconds
         if resume_at <= self._resume_at:
-            return
+            return False
         self._resume_at = resume_at
-        logger.warning("Pausing every request for %.2f s: %s", seconds, why)
+        return True
 
     async def _wait_for_resume(self) -> None:
         while (left := self._resume_at - self._clock()) > 0:
@@ -368,9 +373,19 @@ class HttpCore:
         if allowed <= 0 or count < allowed or reset <= 0:
             return
 
-        # Capped: a reset far off is more likely a misread header than a plan.
-        seconds = min(reset, self.retry.max_backoff) * self.retry.wait_scale
-        self.pause(seconds, f"rate bucket used up ({count}/{allowed})")
+        # The headers do not say whether the bucket refills steadily or all at
+        # once at `reset`. Waiting one request's share of it is exact for a
+        # steady bucket and costs at most one 429 (whose Retry-After then holds
+        # everyone) for a window, where waiting all of `reset` could idle a
+        # client that is merely at its limit for a whole minute.
+        seconds = reset / allowed * self.retry.wait_scale
+        if self._hold(seconds):
+            logger.debug(
+                "Rate bucket used up (%d/%d): holding requests for %.2f s",
+                count,
+                allowed,
+                seconds,
+            )
 
     async def send(
         self,

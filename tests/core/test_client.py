@@ -370,13 +370,13 @@ async def test_a_429_pauses_every_request_of_the_client(genesys) -> None:
     assert expected == actual
 
 
-async def test_rate_limit_headers_pause_before_any_429(genesys) -> None:
-    """An exhausted bucket (count == allowed) pauses until its reset."""
+async def test_rate_limit_headers_hold_requests_before_any_429(genesys) -> None:
+    """An exhausted bucket (count == allowed) holds the next request one slot."""
     genesys.grant()
     headers = {
         "inin-ratelimit-count": "300",
         "inin-ratelimit-allowed": "300",
-        "inin-ratelimit-reset": "8",
+        "inin-ratelimit-reset": "60",
     }
     genesys.mock.get(genesys.api + "/api/v2/a", payload={}, headers=headers)
     genesys.mock.get(genesys.api + "/api/v2/b", payload={})
@@ -385,13 +385,31 @@ async def test_rate_limit_headers_pause_before_any_429(genesys) -> None:
     await client.request("GET", "/api/v2/a")
     await client.request("GET", "/api/v2/b")
 
-    expected = ([8.0], 1, {})
+    expected = ([0.2], 0, {})
     actual = (
-        [s for s in genesys.vtime.sleeps if s],
+        [round(s, 6) for s in genesys.vtime.sleeps if s],
         client.stats.pauses,
         dict(client.stats.retries),
     )
     assert expected == actual
+
+
+async def test_rate_limit_headers_with_room_left_do_not_hold(genesys) -> None:
+    """Below the limit nothing waits."""
+    genesys.grant()
+    headers = {
+        "inin-ratelimit-count": "299",
+        "inin-ratelimit-allowed": "300",
+        "inin-ratelimit-reset": "60",
+    }
+    genesys.mock.get(genesys.api + "/api/v2/a", payload={}, headers=headers)
+    genesys.mock.get(genesys.api + "/api/v2/b", payload={})
+    client = genesys.client(retry=RetryPolicy())
+
+    await client.request("GET", "/api/v2/a")
+    await client.request("GET", "/api/v2/b")
+
+    assert [s for s in genesys.vtime.sleeps if s] == []
 
 
 async def test_the_limiter_spaces_requests_beyond_the_rate(genesys) -> None:
