@@ -56,6 +56,19 @@ class FaultConfig:
 
 
 @dataclass(frozen=True)
+class AggregatesConfig:
+    """Limits of the aggregates route; each refusal is a 400 like the real API's.
+
+    Args:
+        max_interval_days: longest query interval, whole days; None disables it.
+        max_buckets: most time buckets one query may produce; None disables it.
+    """
+
+    max_interval_days: int | None = 31
+    max_buckets: int | None = 1000
+
+
+@dataclass(frozen=True)
 class SimulatorConfig:
     """The simulated organisation, its limits and its faults.
 
@@ -85,6 +98,7 @@ class SimulatorConfig:
             "http-date", or "omit" the header (the message still says it).
         faults: the initial faults; change them at runtime with
             `Simulator.set_faults`.
+        aggregates: limits of the aggregates query route.
     """
 
     seed: int = 1
@@ -105,3 +119,4 @@ class SimulatorConfig:
     rate_limit_period_s: float = 60.0
     retry_after: RetryAfterStyle = "seconds"
     faults: FaultConfig = field(default_factory=FaultConfig)
+    aggregates: AggregatesConfig = field(default_factory=AggregatesConfig)
