@@ -156,7 +156,7 @@ class ExportReport:
         }
 
 
-@dataclass
+@dataclass(eq=False)
 class _Chunk:
     """A chunk being fetched; shared by the work items of its pages."""
 
@@ -207,6 +207,9 @@ class _Engine:
         self._min_chunk_ms = round(options.min_chunk_seconds * 1000)
         self._failure: BaseException | None = None
         self._failed = asyncio.Event()
+        # Chunks with a spool open, closed (and deleted) when the run stops
+        # early, so a failed or cancelled export leaves no open files.
+        self._open: set[_Chunk] = set()
 
     async def run(self, intervals: Sequence[Interval]) -> None:
         """Fetch every interval; raise the first error that stops the export."""
@@ -227,6 +230,11 @@ class _Engine:
             for task in (*workers, drained, failed):
                 task.cancel()
             await asyncio.gather(*workers, drained, failed, return_exceptions=True)
+            for chunk in self._open:
+                chunk.dead = True
+                if chunk.spool is not None:
+                    chunk.spool.close()
+            self._open.clear()
         if self._failure is not None:
             raise self._failure
 
@@ -276,6 +284,7 @@ class _Engine:
             return
 
         chunk.spool = ChunkSpool(self._spool_dir / f"{id(chunk)}.spool")
+        self._open.add(chunk)
         chunk.last_page = max(1, math.ceil(total / self._options.page_size))
         for number in range(2, chunk.last_page + 1):
             self._queue.put_nowait(_Page(chunk, number))
@@ -328,6 +337,7 @@ class _Engine:
     async def _finish(self, chunk: _Chunk) -> None:
         assert chunk.spool is not None
         chunk.dead = True
+        self._open.discard(chunk)
         self._progress.conversations += len(chunk.seen)
         await self._on_done(chunk.interval, chunk.spool)
         self._progress.chunks_done += 1
@@ -343,6 +353,7 @@ class _Engine:
         if chunk.dead:
             return
         chunk.dead = True
+        self._open.discard(chunk)
         if chunk.spool is not None:
             chunk.spool.close()
         if isinstance(cause, PaginationCapError) and cause.limit:
@@ -564,7 +575,8 @@ async def conversation_details(
     across chunks; in time order within one). A chunk is held in a temporary
     spool file until it is whole, so memory stays flat and a chunk the server
     refuses midway yields nothing twice. Leaving the loop early stops the
-    export.
+    export once the generator is closed: wrap it in ``contextlib.aclosing``
+    to stop at once rather than when it is garbage-collected.
 
     Args:
         client: an open ``GenesysClient``.

@@ -1,0 +1,194 @@
+"""End-to-end exports against the simulator: exact whatever the server refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from genesys_async._errors import ChunkTooSmallError, ServerError
+from genesys_async._export import (
+    ExportOptions,
+    conversation_details,
+    export_conversations,
+)
+from genesys_async._intervals import parse_instant
+from genesys_async._queries import ConversationFilters
+from genesys_async.simulator import FaultConfig
+
+from .conftest import START, assert_exact, config, connected, read_output
+
+END = START + timedelta(days=90)
+
+
+def _days(interval: str) -> float:
+    start, end = (parse_instant(part) for part in interval.split("/"))
+    return (end - start) / 86_400_000
+
+
+async def test_ninety_days_with_default_limits_is_exact(tmp_path: Path) -> None:
+    """7-day chunks under the real limits export every conversation once."""
+    out = tmp_path / "out.ndjson"
+    async with connected(config()) as (simulator, client):
+        report = await export_conversations(client, START, END, out)
+
+        assert_exact(read_output(out), simulator, START, END)
+    assert report.conversations == len(read_output(out))
+    assert report.chunks == 13
+    assert report.splits == 0
+
+
+async def test_low_pagination_cap_met_midway_splits_and_stays_exact(
+    tmp_path: Path,
+) -> None:
+    """A cap the client does not know, met on page 6, ends in an exact export."""
+    out = tmp_path / "out.ndjson"
+    settings = config(days=21, pagination_cap=500)
+    async with connected(settings) as (simulator, client):
+        report = await export_conversations(
+            client, START, START + timedelta(days=21), out
+        )
+
+        assert_exact(read_output(out), simulator, START, START + timedelta(days=21))
+    assert report.splits > 0
+    assert report.requests[400] >= 1
+
+
+async def test_413_mode_splits_until_chunks_are_small_enough(tmp_path: Path) -> None:
+    """The tutorial's server: 413 for intervals holding too many conversations."""
+    out = tmp_path / "out.ndjson"
+    end = START + timedelta(days=30)
+    async with connected(config(too_large_threshold=400)) as (simulator, client):
+        report = await export_conversations(client, START, end, out)
+
+        assert_exact(read_output(out), simulator, START, end)
+    assert report.requests[413] == report.splits
+
+
+async def test_long_chunks_are_replanned_to_the_interval_the_server_names(
+    tmp_path: Path,
+) -> None:
+    """30-day chunks (the tutorial's) meet the 7-day limit and are re-cut."""
+    out = tmp_path / "out.ndjson"
+    async with connected(config()) as (simulator, client):
+        report = await export_conversations(
+            client, START, END, out, options=ExportOptions(chunk_days=30)
+        )
+
+        assert_exact(read_output(out), simulator, START, END)
+    manifest = read_output(out.with_name("out.ndjson.manifest.jsonl"))
+    lengths = [_days(line["chunk"]) for line in manifest if "chunk" in line]
+    assert max(lengths) <= 7
+    assert report.requests[400] >= 1
+
+
+async def test_faults_are_retried_and_the_export_stays_exact(tmp_path: Path) -> None:
+    """5% 5xx and 2% dropped connections lose and duplicate nothing."""
+    out = tmp_path / "out.ndjson"
+    faults = FaultConfig(
+        error_rates={500: 0.02, 502: 0.01, 503: 0.01, 504: 0.01},
+        disconnect_rate=0.02,
+        seed=3,
+    )
+    end = START + timedelta(days=30)
+    async with connected(config(faults=faults)) as (simulator, client):
+        report = await export_conversations(client, START, end, out)
+
+        assert_exact(read_output(out), simulator, START, end)
+    assert sum(report.retries.values()) > 0
+
+
+async def test_filters_reach_the_server_and_the_output_matches_them(
+    tmp_path: Path,
+) -> None:
+    """Shortcut filters export only the matching conversations, exactly."""
+    out = tmp_path / "out.ndjson"
+    end = START + timedelta(days=14)
+    filters = ConversationFilters(media_types=["chat", "email"], direction="inbound")
+
+    def wanted(record: dict[str, object]) -> bool:
+        medias = {
+            session["mediaType"]
+            for participant in record["participants"]  # type: ignore[attr-defined]
+            for session in participant["sessions"]
+        }
+        inbound = record["originatingDirection"] == "inbound"
+        return inbound and bool(medias & {"chat", "email"})
+
+    async with connected(config()) as (simulator, client):
+        await export_conversations(client, START, end, out, filters=filters)
+
+        records = read_output(out)
+        assert_exact(records, simulator, START, end, keep=wanted)
+    assert records
+
+
+async def test_json_format_holds_the_same_records(tmp_path: Path) -> None:
+    """--format json writes one array of the same records."""
+    out = tmp_path / "out.json"
+    end = START + timedelta(days=7)
+    async with connected(config()) as (simulator, client):
+        await export_conversations(client, START, end, out, fmt="json")
+
+        assert_exact(orjson.loads(out.read_bytes()), simulator, START, end)
+
+
+async def test_chunk_refused_below_the_minimum_names_its_interval(
+    tmp_path: Path,
+) -> None:
+    """A server that refuses everything fails the export with a clear error."""
+    out = tmp_path / "out.ndjson"
+    options = ExportOptions(min_chunk_seconds=86_400)
+    async with connected(config(too_large_threshold=1)) as (_, client):
+        with pytest.raises(ChunkTooSmallError, match=r"2026-09-0\d") as caught:
+            await export_conversations(
+                client, START, START + timedelta(days=2), out, options=options
+            )
+
+    assert "/" in caught.value.interval
+    assert not out.exists()
+
+
+async def test_server_that_keeps_failing_fails_the_export_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    """After the retries, a 503 storm is an error, never a silent gap."""
+    out = tmp_path / "out.ndjson"
+    faults = FaultConfig(error_rates={503: 1.0})
+    async with connected(config(faults=faults)) as (_, client):
+        with pytest.raises(ServerError, match="503"):
+            await export_conversations(client, START, START + timedelta(days=7), out)
+
+    assert not out.exists()
+
+
+async def test_iterator_yields_every_conversation_once() -> None:
+    """The async iterator API holds the same contract as the file export."""
+    end = START + timedelta(days=21)
+    async with connected(config(pagination_cap=500)) as (simulator, client):
+        records = [r async for r in conversation_details(client, START, end)]
+
+        assert_exact(records, simulator, START, end)
+
+
+async def test_iterator_left_early_stops_the_export() -> None:
+    """Breaking out of the loop cancels the workers and cleans up."""
+    end = START + timedelta(days=21)
+    async with connected(config()) as (_, client):
+        taken = []
+        records = conversation_details(client, START, end)
+        async with contextlib.aclosing(records):
+            async for record in records:
+                taken.append(record)
+                if len(taken) == 10:
+                    break
+        sent = client.stats.requests
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+        assert len(taken) == 10
+        assert client.stats.requests == sent
