@@ -314,6 +314,8 @@ class HttpCore:
         self.retry = retry
         self.stats = ClientStats()
         self._limiter = AsyncLimiter(rate_limit, rate_period)
+        # Seconds between two requests at the steady rate, scaled like waits.
+        self._slot = rate_period / rate_limit * retry.wait_scale
         self._timeout = request_timeout
         self._max_connections = max_connections
         self._redact = redact
@@ -324,6 +326,11 @@ class HttpCore:
         # a 429 or an exhausted rate bucket, awaited by every request, so one
         # worker's 429 pauses them all instead of each meeting its own.
         self._resume_at = 0.0
+        # Requests waiting for `_resume_at` right now.
+        self._held = 0
+        # Pauses begun so far: a request that queued at the limiter meanwhile
+        # must wait for the new one too.
+        self._pauses_begun = 0
 
     async def close(self) -> None:
         """Close the session; a later request opens a new one."""
@@ -356,11 +363,25 @@ class HttpCore:
         if resume_at <= self._resume_at:
             return False
         self._resume_at = resume_at
+        self._pauses_begun += 1
         return True
 
     async def _wait_for_resume(self) -> None:
-        while (left := self._resume_at - self._clock()) > 0:
-            await self._sleep(left)
+        if self._resume_at <= self._clock():
+            return
+
+        self._held += 1
+        try:
+            while (left := self._resume_at - self._clock()) > 0:
+                await self._sleep(left)
+        finally:
+            self._held -= 1
+
+        # Everyone held by a pause wakes at the same instant; let out together
+        # they would all meet the same 429 again. Release them one rate slot
+        # apart, the pace the configured rate allows once the bucket is empty.
+        if self._held:
+            self._resume_at = max(self._resume_at, self._clock() + self._slot)
 
     def _pace(self, headers: Mapping[str, str]) -> None:
         """Pause before any 429 when the inin-ratelimit-* headers show no room."""
@@ -414,9 +435,11 @@ class HttpCore:
             NetworkError: for other client-side failures (not retried).
         """
         await self._wait_for_resume()
+        pauses = self._pauses_begun
         await self._limiter.acquire()
-        # A 429 may have arrived while this request queued at the limiter.
-        await self._wait_for_resume()
+        # A pause may have begun while this request queued at the limiter.
+        if self._pauses_begun != pauses:
+            await self._wait_for_resume()
 
         self.stats.requests += 1
         if token_request:

@@ -352,7 +352,7 @@ async def test_a_429_pauses_every_request_of_the_client(genesys) -> None:
         payload={},
         callback=lambda url, **kw: b_sent_at.append(genesys.vtime.now),
     )
-    client = genesys.client(retry=RetryPolicy())
+    client = genesys.client(retry=RetryPolicy(), rate_limit=100, rate_period=1.0)
     start = genesys.vtime.now
 
     async def b() -> None:
@@ -361,13 +361,46 @@ async def test_a_429_pauses_every_request_of_the_client(genesys) -> None:
 
     await asyncio.gather(client.request("GET", "/api/v2/a"), b())
 
-    expected = ([start + 30.0], 1, [30.0, 30.0])
+    # Both wake at +30 s; whichever leaves second waits one 10 ms rate slot.
+    (sent,) = b_sent_at
+    expected = (True, 1, [0.01, 30.0, 30.0])
     actual = (
-        b_sent_at,
+        start + 30.0 <= sent <= start + 30.01,
         client.stats.pauses,
-        sorted(s for s in genesys.vtime.sleeps if s),
+        sorted(round(s, 6) for s in genesys.vtime.sleeps if s),
     )
     assert expected == actual
+
+
+async def test_requests_held_by_a_pause_are_released_one_slot_apart(genesys) -> None:
+    """After a 429, held requests leave at the steady rate, not in a burst."""
+    genesys.grant()
+    limited = asyncio.Event()
+    sent_at: list[float] = []
+
+    def on_429(url: object, **kwargs: object) -> None:
+        limited.set()
+
+    genesys.mock.get(genesys.api + "/api/v2/a", **rate_limited("30"), callback=on_429)
+    genesys.mock.get(
+        genesys.api + "/api/v2/a",
+        payload={},
+        repeat=True,
+        callback=lambda url, **kw: sent_at.append(genesys.vtime.now),
+    )
+    client = genesys.client(retry=RetryPolicy(), rate_limit=100, rate_period=1.0)
+    start = genesys.vtime.now
+
+    async def after_the_429() -> None:
+        await limited.wait()
+        await client.request("GET", "/api/v2/a")
+
+    await asyncio.gather(
+        client.request("GET", "/api/v2/a"), after_the_429(), after_the_429()
+    )
+
+    expected = [start + 30.0, start + 30.01, start + 30.02]
+    assert expected == [pytest.approx(t) for t in sorted(sent_at)]
 
 
 async def test_rate_limit_headers_hold_requests_before_any_429(genesys) -> None:
