@@ -54,6 +54,9 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             response = await _plain(request, handler)
         status = response.status
         return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
     except _Dropped:
         # Returning nothing cleanly is not possible once the transport is gone;
         # an HTTPException with a closed transport is discarded by aiohttp.
@@ -99,7 +102,6 @@ def _bearer(state: State, request: web.Request) -> str:
     info = state.token_info(token)
     if info is None:
         raise ApiError(401, "bad.credentials", "Invalid login credentials.")
-    request["permissions"] = info.permissions
     return token
 
 

@@ -218,9 +218,13 @@ STATE_KEY = web.AppKey("genesys_simulator_state", State)
 
 
 def require_permission(request: web.Request, permission: str) -> None:
-    """Raise a 403 unless the request's token carries `permission`."""
-    granted: frozenset[str] = request.get("permissions", frozenset())
-    if permission not in granted:
+    """Raise a 403 unless the request's bearer token carries `permission`.
+
+    The middleware has already refused requests without a live token.
+    """
+    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    info = request.app[STATE_KEY].token_info(token)
+    if info is None or permission not in info.permissions:
         template = "You are missing the following permission(s): [{permissions}]"
         raise ApiError(
             403,

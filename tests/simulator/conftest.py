@@ -1,10 +1,15 @@
-"""Fixtures: a small simulator on loopback and an HTTP session to talk to it."""
+"""Fixtures: small simulators on loopback and an HTTP helper to talk to them.
+
+pytest runs with --import-mode=importlib, so test modules cannot import this file:
+everything they share comes through fixtures.
+"""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
-from dataclasses import replace
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,13 +18,15 @@ import pytest
 
 from genesys_async.simulator import Simulator, SimulatorConfig
 
-START = datetime(2026, 9, 1, tzinfo=timezone.utc)
-END = datetime(2026, 9, 15, tzinfo=timezone.utc)
 QUERY_PATH = "/api/v2/analytics/conversations/details/query"
 
 # Small and fast; rate limiting off unless a test turns it on.
 SMALL = SimulatorConfig(
-    seed=7, start=START, end=END, conversations=4000, rate_limit=None
+    seed=7,
+    start=datetime(2026, 9, 1, tzinfo=timezone.utc),
+    end=datetime(2026, 9, 15, tzinfo=timezone.utc),
+    conversations=4000,
+    rate_limit=None,
 )
 
 
@@ -33,51 +40,93 @@ class FakeClock:
         return self.now
 
 
-def basic(client_id: str, secret: str) -> str:
-    raw = f"{client_id}:{secret}".encode()
-    return "Basic " + base64.b64encode(raw).decode()
+@dataclass
+class Reply:
+    """What a test needs from one HTTP reply."""
+
+    status: int
+    body: Any
+    headers: dict[str, str]
+    raw: bytes = b""
 
 
-async def get_token(http: aiohttp.ClientSession, sim: Simulator) -> str:
-    async with http.post(
-        sim.base_url + "/oauth/token",
-        data={"grant_type": "client_credentials"},
-        headers={"Authorization": basic(sim.client_id, sim.client_secret)},
-    ) as reply:
+class Api:
+    """Talks HTTP to a simulator over loopback."""
+
+    query_path = QUERY_PATH
+
+    def __init__(self, http: aiohttp.ClientSession) -> None:
+        self.http = http
+
+    @staticmethod
+    def basic(client_id: str, secret: str) -> str:
+        raw = f"{client_id}:{secret}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+    async def post_token(
+        self, sim: Simulator, authorization: str | None, grant: str
+    ) -> Reply:
+        headers = {} if authorization is None else {"Authorization": authorization}
+        async with self.http.post(
+            sim.base_url + "/oauth/token",
+            data={"grant_type": grant},
+            headers=headers,
+        ) as reply:
+            return Reply(reply.status, await reply.json(), dict(reply.headers))
+
+    async def token(self, sim: Simulator) -> str:
+        auth = self.basic(sim.client_id, sim.client_secret)
+        reply = await self.post_token(sim, auth, "client_credentials")
         assert reply.status == 200
-        body = await reply.json()
-    token: str = body["access_token"]
-    return token
+        token: str = reply.body["access_token"]
+        return token
 
+    async def post(
+        self, sim: Simulator, token: str | None, data: bytes, path: str = QUERY_PATH
+    ) -> Reply:
+        """POST raw bytes; the body is parsed as JSON when it is JSON."""
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        async with self.http.post(sim.base_url + path, data=data, headers=headers) as r:
+            raw = await r.read()
+            try:
+                body: Any = await r.json(content_type=None)
+            except ValueError:
+                body = raw
+            return Reply(r.status, body, dict(r.headers), raw)
 
-async def query(
-    http: aiohttp.ClientSession, sim: Simulator, token: str, body: Any
-) -> tuple[int, Any, aiohttp.typedefs.LooseHeaders]:
-    """POST a details query; (status, JSON body, headers)."""
-    async with http.post(
-        sim.base_url + QUERY_PATH,
-        json=body,
-        headers={"Authorization": f"Bearer {token}"},
-    ) as reply:
-        return reply.status, await reply.json(content_type=None), reply.headers
+    async def query(self, sim: Simulator, token: str | None, body: Any) -> Reply:
+        import json
 
-
-def config(**changes: Any) -> SimulatorConfig:
-    return replace(SMALL, **changes)
+        return await self.post(sim, token, json.dumps(body).encode())
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
+async def api() -> AsyncIterator[Api]:
     async with aiohttp.ClientSession() as session:
-        yield session
+        yield Api(session)
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator(SMALL) as running:
-        yield running
+async def make_sim() -> AsyncIterator[Callable[..., Awaitable[Simulator]]]:
+    """Start a simulator from SMALL with changes: `await make_sim(clock=c, seed=2)`."""
+    async with AsyncExitStack() as stack:
+
+        async def start(
+            clock: Callable[[], float] | None = None, **changes: Any
+        ) -> Simulator:
+            sim = Simulator(replace(SMALL, **changes), clock=clock)
+            return await stack.enter_async_context(sim)
+
+        yield start
 
 
 @pytest.fixture
-async def token(http: aiohttp.ClientSession, sim: Simulator) -> str:
-    return await get_token(http, sim)
+async def sim(make_sim: Callable[..., Awaitable[Simulator]]) -> Simulator:
+    return await make_sim()
+
+
+@pytest.fixture
+async def token(api: Api, sim: Simulator) -> str:
+    return await api.token(sim)
