@@ -28,6 +28,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 from ._errors import (
     ApiError,
     AuthenticationError,
+    ConfigurationError,
     GenesysError,
     IntervalTooLongError,
     NetworkError,
@@ -93,6 +94,14 @@ class RetryPolicy:
     max_backoff: float = 60.0
     wait_scale: float = 1.0
 
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigurationError("max_attempts must be at least 1.")
+        if min(self.max_time, self.initial_backoff, self.max_backoff) < 0:
+            raise ConfigurationError("Retry times must not be negative.")
+        if self.wait_scale < 0:
+            raise ConfigurationError("wait_scale must not be negative.")
+
     @classmethod
     def immediate(cls, max_attempts: int = 10) -> RetryPolicy:
         """Return a policy that retries without ever waiting, for tests."""
@@ -114,7 +123,7 @@ class ClientStats:
         retries: retries by reason: "429", "500", "502", "503", "504",
             "connection", "timeout", "malformed".
         token_requests: token grants requested.
-        pauses: shared pauses of every request (429s and exhausted rate buckets).
+        pauses: shared pauses of every request begun by a 429.
     """
 
     requests: int = 0
@@ -600,7 +609,7 @@ class HttpCore:
 
     def _wait_after(self, failure: _Transient, attempt: int, what: str) -> float:
         """Return the scaled wait before the next try; a 429 pauses everyone instead."""
-        base = failure.delay if failure.delay is not None else None
+        base = failure.delay
         if base is None:
             base = self.retry.backoff(attempt)
         seconds = base * self.retry.wait_scale

@@ -728,3 +728,13 @@ def test_repr_shows_where_but_not_the_secret() -> None:
         "rate_limit=300/60s)"
     )
     assert expected == repr(client)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"max_attempts": 0}, {"max_time": -1.0}, {"wait_scale": -0.5}],
+)
+def test_a_nonsensical_retry_policy_is_refused(settings: dict[str, float]) -> None:
+    """Zero tries or negative times are configuration errors, not silent hangs."""
+    with pytest.raises(ConfigurationError):
+        RetryPolicy(**settings)
