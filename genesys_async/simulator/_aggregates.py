@@ -173,11 +173,12 @@ def bucket_edges(
         end_ms: the interval end, the last edge (the last bucket is cut there).
         granularity: the bucket length; None makes one bucket of the interval.
         zone: the time zone that calendar steps are read in.
-        limit: stop once there are more than this many buckets; None never.
+        limit: stop once there are more than this many buckets (so the list
+            ends early); None never stops early.
     """
     edges = [start_ms]
     while edges[-1] < end_ms:
-        if limit is not None and len(edges) > limit:
+        if limit is not None and len(edges) > limit + 1:
             break
         following = (
             end_ms if granularity is None else granularity.after(edges[-1], zone)
