@@ -466,6 +466,7 @@ async def export_conversations(
     options: ExportOptions | None = None,
     restart: bool = False,
     progress: ExportProgress | None = None,
+    origin: str | None = None,
 ) -> ExportReport:
     """Export every conversation whose start lies in ``[start, end)`` to a file.
 
@@ -484,6 +485,9 @@ async def export_conversations(
         restart: ignore a manifest left by an earlier run.
         progress: counters to update as the export runs; None keeps them
             private.
+        origin: where the data comes from, as the manifest records it (a
+            resume from another origin is refused); None uses the client's
+            API URL.
 
     Raises:
         ConfigurationError: the range is naive, empty, reversed or in the future.
@@ -500,7 +504,7 @@ async def export_conversations(
         path,
         fmt,
         {
-            "api_url": client.api_url,
+            "origin": origin or client.api_url,
             "source": "details-query",
             "interval": str(whole),
             "filters": filters.describe(),

@@ -30,7 +30,13 @@ from ._errors import (
     OutputError,
     PermissionDeniedError,
 )
-from ._export import ExportOptions, ExportProgress, ExportReport, export_conversations
+from ._export import (
+    ExportOptions,
+    ExportProgress,
+    ExportReport,
+    export_conversations,
+)
+from ._export import _check_range as check_range
 from ._queries import DIRECTIONS, MEDIA_TYPES, ConversationFilters
 
 __all__ = ["main"]
@@ -144,6 +150,17 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_verbosity(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS keeps a subcommand from resetting a -v given before it.
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="-v info, -vv debug",
+    )
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genesys-async",
@@ -166,6 +183,7 @@ def _build_parser() -> argparse.ArgumentParser:
         " appears only when complete; a manifest beside it lets a rerun of"
         " the same command resume after a crash.",
     )
+    _add_verbosity(export)
     export.add_argument("--start", required=True, type=parse_when, help="range start")
     export.add_argument(
         "--end", required=True, type=parse_when, help="range end (excluded)"
@@ -316,6 +334,7 @@ def _fail(exc: BaseException) -> None:
 
 
 async def _export(args: argparse.Namespace) -> int:
+    check_range(args.start, args.end)
     try:
         filters = ConversationFilters(
             conversation_filters=args.conversation_filter,
@@ -347,6 +366,7 @@ async def _export(args: argparse.Namespace) -> int:
                 options=options,
                 restart=args.restart,
                 progress=progress,
+                origin=_origin(args),
             )
     _summarise(report, sys.stdout)
     if args.report is not None:
@@ -354,6 +374,16 @@ async def _export(args: argparse.Namespace) -> int:
             orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2) + b"\n"
         )
     return EXIT_OK
+
+
+def _origin(args: argparse.Namespace) -> str | None:
+    """The data's origin for the manifest: a simulator is known by its data."""
+    if not args.simulate:
+        return None
+    return (
+        f"simulator seed={args.simulate_seed}"
+        f" conversations={args.simulate_conversations}"
+    )
 
 
 @contextlib.asynccontextmanager

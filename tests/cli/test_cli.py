@@ -1,0 +1,343 @@
+"""The command line, run as a subprocess against the simulator over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import orjson
+import pytest
+
+from genesys_async.simulator import Simulator, SimulatorConfig
+
+from .conftest import run, simulate_config, start
+
+START = datetime(2026, 9, 1, tzinfo=timezone.utc)
+
+
+def _ids(path: Path) -> list[str]:
+    return [
+        orjson.loads(line)["conversationId"] for line in path.read_bytes().splitlines()
+    ]
+
+
+def _credentials(simulator: Simulator) -> dict[str, str]:
+    return {
+        "GENESYSCLOUD_OAUTHCLIENT_ID": simulator.client_id,
+        "GENESYSCLOUD_OAUTHCLIENT_SECRET": simulator.client_secret,
+    }
+
+
+async def test_simulated_export_is_exact_and_summarised(tmp_path: Path) -> None:
+    """``export --simulate`` needs no credentials and writes every conversation once."""
+    out = tmp_path / "conversations.ndjson"
+    end = START + timedelta(days=10)
+
+    done = await run(
+        "export",
+        "--simulate",
+        "--simulate-conversations",
+        "3000",
+        "--start",
+        "2026-09-01",
+        "--end",
+        "2026-09-11",
+        "--out",
+        str(out),
+    )
+
+    assert done.code == 0, done.stderr
+    async with Simulator(simulate_config(START, end, 3000)) as simulator:
+        truth = simulator.ground_truth(START, end)
+    ids = _ids(out)
+    assert sorted(ids) == sorted(truth)
+    assert f"Exported {len(truth)} conversations" in done.stdout
+
+
+async def test_export_against_a_server_reads_credentials_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    """--api-url plus the two environment variables; the secret is never printed."""
+    out = tmp_path / "out.ndjson"
+    report = tmp_path / "report.json"
+    settings = SimulatorConfig(
+        seed=3, start=START, end=START + timedelta(days=3), conversations=800
+    )
+    async with Simulator(settings) as simulator:
+        done = await run(
+            "export",
+            "--api-url",
+            simulator.base_url,
+            "--start",
+            "2026-09-01",
+            "--end",
+            "2026-09-03T12:00:00+02:00",
+            "--out",
+            str(out),
+            "--report",
+            str(report),
+            "-vv",
+            env=_credentials(simulator),
+        )
+        truth = simulator.ground_truth(START, START + timedelta(days=2, hours=10))
+        tokens = simulator.issued_tokens
+
+    assert done.code == 0, done.stderr
+    assert sorted(_ids(out)) == sorted(truth)
+    assert orjson.loads(report.read_bytes())["conversations"] == len(truth)
+    printed = done.stdout + done.stderr + report.read_text()
+    assert simulator.client_secret not in printed
+    assert all(token not in printed for token in tokens)
+
+
+async def test_wrong_credentials_exit_3_with_a_clear_message(tmp_path: Path) -> None:
+    """A refused token grant is an authentication error, not a crash."""
+    async with Simulator(SimulatorConfig(conversations=100)) as simulator:
+        done = await run(
+            "export",
+            "--api-url",
+            simulator.base_url,
+            "--start",
+            "2026-09-01",
+            "--end",
+            "2026-09-02",
+            "--out",
+            str(tmp_path / "o.ndjson"),
+            env={
+                "GENESYSCLOUD_OAUTHCLIENT_ID": simulator.client_id,
+                "GENESYSCLOUD_OAUTHCLIENT_SECRET": "not-the-secret",
+            },
+        )
+
+    assert done.code == 3
+    assert "error:" in done.stderr
+    assert "not-the-secret" not in done.stdout + done.stderr
+
+
+async def test_role_without_the_permission_exits_3_naming_it(tmp_path: Path) -> None:
+    """403 says which permission the OAuth client's role lacks."""
+    settings = SimulatorConfig(conversations=100, permissions=frozenset())
+    async with Simulator(settings) as simulator:
+        done = await run(
+            "export",
+            "--api-url",
+            simulator.base_url,
+            "--start",
+            "2026-09-01",
+            "--end",
+            "2026-09-02",
+            "--out",
+            str(tmp_path / "o.ndjson"),
+            env=_credentials(simulator),
+        )
+
+    assert done.code == 3
+    assert "analytics:conversationDetail:view" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--start", "2026-09-10", "--end", "2026-09-01"], "reversed"),
+        (["--start", "2026-09-01", "--end", "2026-09-01"], "empty"),
+        (["--start", "2026-09-01", "--end", "2999-01-01"], "future"),
+        (["--start", "2026-09-01T08:00:00", "--end", "2026-09-02"], "no offset"),
+        (["--start", "September", "--end", "2026-09-02"], "not a date"),
+    ],
+)
+async def test_bad_dates_exit_2_with_a_clear_message(
+    tmp_path: Path, arguments: list[str], message: str
+) -> None:
+    """Dates are checked before anything is fetched or written."""
+    done = await run(
+        "export", "--simulate", *arguments, "--out", str(tmp_path / "o.ndjson")
+    )
+
+    assert done.code == 2
+    assert message in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "env", "message"),
+    [
+        (
+            ["--region", "mars-north-1"],
+            {
+                "GENESYSCLOUD_OAUTHCLIENT_ID": "i",
+                "GENESYSCLOUD_OAUTHCLIENT_SECRET": "s",
+            },
+            "mars-north-1",
+        ),
+        (
+            ["--api-url", "http://api.example.com"],
+            {
+                "GENESYSCLOUD_OAUTHCLIENT_ID": "i",
+                "GENESYSCLOUD_OAUTHCLIENT_SECRET": "s",
+            },
+            "http",
+        ),
+        (
+            ["--api-url", "not a url"],
+            {
+                "GENESYSCLOUD_OAUTHCLIENT_ID": "i",
+                "GENESYSCLOUD_OAUTHCLIENT_SECRET": "s",
+            },
+            "URL",
+        ),
+        (["--region", "eu-west-1"], {}, "GENESYSCLOUD_OAUTHCLIENT_ID"),
+    ],
+)
+async def test_bad_connection_settings_exit_2_before_any_request(
+    tmp_path: Path, arguments: list[str], env: dict[str, str], message: str
+) -> None:
+    """Unknown regions, plain HTTP off loopback, bad URLs, missing credentials."""
+    done = await run(
+        "export",
+        *arguments,
+        "--start",
+        "2026-09-01",
+        "--end",
+        "2026-09-02",
+        "--out",
+        str(tmp_path / "o.ndjson"),
+        env=env,
+    )
+
+    assert done.code == 2, done.stderr
+    assert message in done.stderr
+    assert "s" * 0 + "GENESYSCLOUD_OAUTHCLIENT_SECRET=" not in done.stderr
+
+
+async def test_missing_output_folder_exits_2(tmp_path: Path) -> None:
+    """The output folder is checked before the first request."""
+    done = await run(
+        "export",
+        "--simulate",
+        "--start",
+        "2026-09-01",
+        "--end",
+        "2026-09-02",
+        "--out",
+        str(tmp_path / "missing" / "o.ndjson"),
+    )
+
+    assert done.code == 2
+    assert "does not exist" in done.stderr
+
+
+async def test_rerun_with_other_parameters_is_refused(tmp_path: Path) -> None:
+    """A manifest of another export is never mixed into this one."""
+    out = tmp_path / "o.ndjson"
+    common = [
+        "export",
+        "--simulate",
+        "--simulate-conversations",
+        "500",
+        "--out",
+        str(out),
+    ]
+    first = await run(*common, "--start", "2026-09-01", "--end", "2026-09-03")
+    out.unlink()
+
+    second = await run(*common, "--start", "2026-09-01", "--end", "2026-09-04")
+
+    assert first.code == 0, first.stderr
+    assert second.code == 2
+    assert "different export" in second.stderr
+
+
+async def test_rerun_of_a_finished_export_fetches_nothing(tmp_path: Path) -> None:
+    """A complete manifest with its output short-circuits; --restart refetches."""
+    out = tmp_path / "o.ndjson"
+    common = [
+        "export",
+        "--simulate",
+        "--simulate-conversations",
+        "500",
+        "--out",
+        str(out),
+        "--start",
+        "2026-09-01",
+        "--end",
+        "2026-09-03",
+    ]
+    await run(*common)
+
+    again = await run(*common)
+    restarted = await run(*common, "--restart")
+
+    assert again.code == 0
+    assert "already complete" in again.stdout
+    assert restarted.code == 0
+    assert "Exported" in restarted.stdout
+
+
+async def _kill_after_chunks(
+    process: asyncio.subprocess.Process, manifest: Path, chunks: int
+) -> None:
+    """SIGKILL the exporter once the manifest records ``chunks`` more chunks."""
+
+    def finished() -> int:
+        if not manifest.exists():
+            return 0
+        return manifest.read_bytes().count(b'"chunk"')
+
+    target = finished() + chunks
+    async with asyncio.timeout(60) if hasattr(asyncio, "timeout") else _nullcontext():
+        while finished() < target and process.returncode is None:
+            await asyncio.sleep(0.01)
+    if process.returncode is None:
+        process.send_signal(signal.SIGKILL)
+    await process.wait()
+
+
+class _nullcontext:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+async def test_export_killed_three_times_resumes_to_an_exact_output(
+    tmp_path: Path,
+) -> None:
+    """kill -9 at several points; each rerun fetches only what is missing."""
+    out = tmp_path / "o.ndjson"
+    manifest = tmp_path / "o.ndjson.manifest.jsonl"
+    end = START + timedelta(days=24)
+    command = [
+        "export",
+        "--simulate",
+        "--simulate-conversations",
+        "12000",
+        "--start",
+        "2026-09-01",
+        "--end",
+        "2026-09-25",
+        "--chunk-days",
+        "1",
+        "--concurrency",
+        "1",
+        "--out",
+        str(out),
+    ]
+
+    for chunks in (2, 5, 5):
+        process = await start(*command)
+        await _kill_after_chunks(process, manifest, chunks)
+        assert process.returncode == -signal.SIGKILL
+        assert not out.exists(), "a killed export must not leave an output"
+    done = await run(*command)
+
+    assert done.code == 0, done.stderr
+    resumed = int(done.stdout.split("(")[1].split(" resumed")[0])
+    assert resumed >= 12
+    async with Simulator(simulate_config(START, end, 12000)) as simulator:
+        served = {r["conversationId"]: r for r in simulator.records(START, end)}
+    records = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert len(records) == len(served)
+    assert all(record == served[record["conversationId"]] for record in records)
