@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from genesys_async.simulator import _aggregates, _auth, _details
+from genesys_async.simulator import _aggregates, _auth, _details, _jobs
 from genesys_async.simulator._config import SimulatorConfig
 from genesys_async.simulator._middleware import api_middleware
 from genesys_async.simulator._state import STATE_KEY, State
@@ -37,4 +37,5 @@ def create_app(
     _auth.register(app, state)
     _details.register(app, state)
     _aggregates.register(app, state)
+    _jobs.register(app, state)
     return app

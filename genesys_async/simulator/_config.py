@@ -15,6 +15,7 @@ __all__ = [
     "AGGREGATE_PERMISSION",
     "DETAIL_PERMISSION",
     "FaultConfig",
+    "JobsConfig",
     "SimulatorConfig",
 ]
 
@@ -69,6 +70,46 @@ class AggregatesConfig:
 
 
 @dataclass(frozen=True)
+class JobsConfig:
+    """The details jobs routes: timing, outcomes, limits and data availability.
+
+    Args:
+        queued_s: seconds a new job stays QUEUED (simulator clock).
+        pending_s: seconds it then stays PENDING before its outcome; both 0
+            means the outcome at once.
+        fail_first: the first this many jobs submitted end FAILED.
+        expire_first: the next this many jobs end EXPIRED.
+        fail_rate: probability that any later job ends FAILED (seeded).
+        expire_rate: probability that any later job ends EXPIRED (seeded).
+        seed: seed of the outcome generator.
+        results_ttl_s: seconds a FULFILLED job's results are kept before the
+            job turns EXPIRED.
+        max_page_size: largest results pageSize, and the default one.
+        max_concurrent_jobs: jobs QUEUED or PENDING at once per client; a
+            submit beyond it answers 429. None disables it.
+        max_results: most conversations one job may hold; a job matching more
+            ends FAILED with an errorMessage saying so. None disables it.
+        availability: dataAvailabilityDate, an aware datetime; None means the
+            simulated now minus `availability_lag_h`.
+        availability_lag_h: hours the datalake lags the simulated now.
+    """
+
+    queued_s: float = 0.0
+    pending_s: float = 0.0
+    fail_first: int = 0
+    expire_first: int = 0
+    fail_rate: float = 0.0
+    expire_rate: float = 0.0
+    seed: int = 0
+    results_ttl_s: float = 86_400.0
+    max_page_size: int = 1000
+    max_concurrent_jobs: int | None = None
+    max_results: int | None = None
+    availability: datetime | None = None
+    availability_lag_h: float = 6.0
+
+
+@dataclass(frozen=True)
 class SimulatorConfig:
     """The simulated organisation, its limits and its faults.
 
@@ -99,6 +140,7 @@ class SimulatorConfig:
         faults: the initial faults; change them at runtime with
             `Simulator.set_faults`.
         aggregates: limits of the aggregates query route.
+        jobs: the details jobs routes.
     """
 
     seed: int = 1
@@ -120,3 +162,4 @@ class SimulatorConfig:
     retry_after: RetryAfterStyle = "seconds"
     faults: FaultConfig = field(default_factory=FaultConfig)
     aggregates: AggregatesConfig = field(default_factory=AggregatesConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
