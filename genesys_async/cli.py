@@ -268,6 +268,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     export.set_defaults(run=_run_export)
 
+    from ._aggregates_cli import add_command as add_aggregates_command
+
+    add_aggregates_command(commands)
+
     simulate = commands.add_parser(
         "simulate",
         help="serve the built-in Genesys Cloud simulator",
