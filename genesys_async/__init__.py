@@ -1,3 +1,66 @@
-"""Export Genesys Cloud CX conversation analytics at the API rate limit."""
+"""Export Genesys Cloud CX conversation analytics at the API rate limit.
 
-__all__: list[str] = []
+Chunked, retried, split when the server refuses, exactly once, resumable.
+Start with `GenesysClient`; everything raised derives from `GenesysError`.
+"""
+
+from ._aggregates import AggregatesReport, export_aggregates, query_aggregates
+from ._client import GenesysClient
+from ._errors import (
+    ApiError,
+    AuthenticationError,
+    ChunkTooSmallError,
+    ConfigurationError,
+    ExportError,
+    GenesysError,
+    IntervalTooLongError,
+    ManifestMismatchError,
+    NetworkError,
+    OutputError,
+    PaginationCapError,
+    PermissionDeniedError,
+    QueryRejectedError,
+    RateLimitedError,
+    RequestTooLargeError,
+    ServerError,
+)
+from ._export import (
+    ExportOptions,
+    ExportProgress,
+    ExportReport,
+    conversation_details,
+    export_conversations,
+)
+from ._http import ClientStats, RetryPolicy
+from ._queries import ConversationFilters
+
+__all__ = [
+    "AggregatesReport",
+    "ApiError",
+    "AuthenticationError",
+    "ChunkTooSmallError",
+    "ClientStats",
+    "ConfigurationError",
+    "ConversationFilters",
+    "ExportError",
+    "ExportOptions",
+    "ExportProgress",
+    "ExportReport",
+    "GenesysClient",
+    "GenesysError",
+    "IntervalTooLongError",
+    "ManifestMismatchError",
+    "NetworkError",
+    "OutputError",
+    "PaginationCapError",
+    "PermissionDeniedError",
+    "QueryRejectedError",
+    "RateLimitedError",
+    "RequestTooLargeError",
+    "RetryPolicy",
+    "ServerError",
+    "conversation_details",
+    "export_aggregates",
+    "export_conversations",
+    "query_aggregates",
+]
