@@ -425,7 +425,7 @@ class Aggregator:
     config: AggregatesConfig = field(default_factory=AggregatesConfig)
     # Longest planned conversation, ms: how far before an interval a
     # conversation may start and still emit a metric in it. Found on first use.
-    _longest_ms: int | None = None
+    _longest_ms: int | None = field(default=None, init=False)
 
     def check_limits(self, query: AggregatesQuery) -> list[int]:
         """The query's bucket edges; 400 when the interval or buckets exceed a limit."""
@@ -524,4 +524,4 @@ def register(app: web.Application, state: State) -> None:
         await request.app[STATE_KEY].delay()
         return json_response(reply)
 
-    app.router.add_post(AGGREGATES_PATH, query, name="aggregates")
+    app.router.add_post(AGGREGATES_PATH, query, name="aggregates_query")

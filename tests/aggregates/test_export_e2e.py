@@ -138,7 +138,7 @@ async def test_server_errors_and_dropped_connections_are_retried_to_the_same_res
         failed = sum(
             count
             for (route, status), count in simulator.counters.items()
-            if route == "aggregates" and status != 200
+            if route == "aggregates_query" and status != 200
         )
 
     assert truth.expected(METRICS, truth.half_hour) == truth.observed(_read_ndjson(out))
@@ -210,7 +210,9 @@ async def test_a_refused_metric_fails_at_once_without_splitting(
                 concurrency=1,
             )
         asked = sum(
-            n for (route, _), n in simulator.counters.items() if route == "aggregates"
+            n
+            for (route, _), n in simulator.counters.items()
+            if route == "aggregates_query"
         )
 
     assert caught.value.status == 400
