@@ -1,0 +1,1 @@
+"""Benchmarks of genesys-async against the simulator: `python -m benchmarks.run`."""
