@@ -35,7 +35,8 @@ from ._errors import (
     RequestTooLargeError,
     ServerError,
 )
-from ._intervals import Interval, parse_instant, plan, to_ms
+from ._intervals import Interval, format_ms, parse_instant, plan, to_ms
+from ._jobs import ApiMode, DetailsJobs, JobFailedError, JobOptions
 from ._queries import DETAILS_QUERY_PATH, ConversationFilters, details_query
 from ._sinks import ChunkSpool, ExportStore, OutputFormat, read_records
 
@@ -129,6 +130,13 @@ class ExportReport:
         seconds: wall time of this run.
         output: the output path; None for an iterator.
         already_complete: the manifest said the output was already whole.
+        api: how the range was fetched: "query", "jobs" or "auto".
+        data_availability: the jobs' dataAvailabilityDate (ISO-8601); None
+            when it was not read (query mode, or an already complete output).
+        provisional: intervals whose data may still change or is partial:
+            fetched after the data availability date (by the query in auto
+            mode, partial through jobs in jobs mode).
+        warnings: what a user should know about the output, one sentence each.
     """
 
     conversations: int
@@ -140,6 +148,10 @@ class ExportReport:
     seconds: float
     output: str | None = None
     already_complete: bool = False
+    api: str = "query"
+    data_availability: str | None = None
+    provisional: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form (statuses as strings)."""
@@ -153,6 +165,10 @@ class ExportReport:
             "seconds": round(self.seconds, 3),
             "output": self.output,
             "already_complete": self.already_complete,
+            "api": self.api,
+            "data_availability": self.data_availability,
+            "provisional": list(self.provisional),
+            "warnings": list(self.warnings),
         }
 
 
@@ -179,7 +195,32 @@ class _Page:
 
 
 _WorkItem = Interval | _Page
-ChunkDone = Callable[[Interval, ChunkSpool], Awaitable[None]]
+# Called with a whole chunk, its spool and how it was fetched ("query", "jobs").
+ChunkDone = Callable[[Interval, ChunkSpool, str], Awaitable[None]]
+
+
+class _JobSink:
+    """One job attempt's pages, through the owner rule, into a chunk spool."""
+
+    def __init__(self, engine: _Engine, interval: Interval) -> None:
+        self.engine = engine
+        self.chunk = _Chunk(interval)
+        self.chunk.spool = ChunkSpool(engine.spool_path(self.chunk))
+        self.chunk.last_page = 0
+        engine.track(self.chunk)
+
+    def add(self, records: list[dict[str, Any]]) -> None:
+        """Keep the page's records that the chunk owns, once each."""
+        chunk = self.chunk
+        lines = self.engine.owned_lines(chunk, records)
+        chunk.last_page += 1
+        assert chunk.spool is not None
+        chunk.spool.add_page(chunk.last_page, lines, lines.count(b"\n"))
+        chunk.done_pages.add(chunk.last_page)
+
+    def discard(self) -> None:
+        """Drop the attempt's spool."""
+        self.engine.drop(self.chunk)
 
 
 class _Engine:
@@ -193,14 +234,18 @@ class _Engine:
         spool_dir: Path,
         on_done: ChunkDone,
         progress: ExportProgress,
+        jobs: DetailsJobs | None = None,
     ) -> None:
         self._client = client
+        self._jobs = jobs
         self._filters = filters
         self._options = options
         self._spool_dir = spool_dir
         self._on_done = on_done
         self._progress = progress
         self._queue: asyncio.Queue[_WorkItem] = asyncio.Queue()
+        # Chunks fetched through details jobs: each worker drives one job.
+        self._job_queue: asyncio.Queue[Interval] = asyncio.Queue()
         # Both limits are learned from the server's refusals during the run.
         self._max_chunk_ms = max(1, round(options.chunk_days * _DAY_MS))
         self._pagination_cap = _ASSUMED_PAGINATION_CAP
@@ -211,18 +256,33 @@ class _Engine:
         # early, so a failed or cancelled export leaves no open files.
         self._open: set[_Chunk] = set()
 
-    async def run(self, intervals: Sequence[Interval]) -> None:
-        """Fetch every interval; raise the first error that stops the export."""
+    async def run(
+        self, intervals: Sequence[Interval], job_intervals: Sequence[Interval] = ()
+    ) -> None:
+        """Fetch every interval; raise the first error that stops the export.
+
+        Args:
+            intervals: chunks for the synchronous query.
+            job_intervals: chunks for details jobs; needs the engine's jobs.
+        """
         for interval in intervals:
             self._queue.put_nowait(interval)
-        self._progress.chunks_planned += len(intervals)
-        if not intervals:
+        for interval in job_intervals:
+            self._job_queue.put_nowait(interval)
+        self._progress.chunks_planned += len(intervals) + len(job_intervals)
+        if not intervals and not job_intervals:
             return
 
         workers = [
             asyncio.create_task(self._work()) for _ in range(self._options.concurrency)
         ]
-        drained = asyncio.create_task(self._queue.join())
+        if job_intervals:
+            assert self._jobs is not None, "job chunks need a DetailsJobs"
+            workers += [
+                asyncio.create_task(self._work_jobs())
+                for _ in range(self._jobs.options.max_jobs)
+            ]
+        drained = asyncio.create_task(self._drained())
         failed = asyncio.create_task(self._failed.wait())
         try:
             await asyncio.wait({drained, failed}, return_when=asyncio.FIRST_COMPLETED)
@@ -237,6 +297,64 @@ class _Engine:
             self._open.clear()
         if self._failure is not None:
             raise self._failure
+
+    async def _drained(self) -> None:
+        # A job split puts halves back on its queue: wait until both are
+        # empty at the same time.
+        while True:
+            await self._queue.join()
+            await self._job_queue.join()
+            if self._queue.empty() and self._job_queue.empty():
+                return
+
+    async def _work_jobs(self) -> None:
+        while True:
+            interval = await self._job_queue.get()
+            try:
+                await self._run_job(interval)
+            except Exception as exc:
+                if self._failure is None:
+                    self._failure = exc
+                self._failed.set()
+            finally:
+                self._job_queue.task_done()
+
+    async def _run_job(self, interval: Interval) -> None:
+        """Fetch a chunk through a details job; split it when it holds too many."""
+        assert self._jobs is not None
+        if interval.length_ms > self._max_chunk_ms:
+            pieces = interval.pieces(self._max_chunk_ms)
+            self._progress.chunks_planned += len(pieces) - 1
+            for piece in pieces:
+                self._job_queue.put_nowait(piece)
+            return
+
+        try:
+            sink = await self._jobs.fetch(interval, lambda: _JobSink(self, interval))
+        except JobFailedError as exc:
+            if not exc.too_many_results:
+                raise
+            self._split(interval, exc, self._job_queue)
+            return
+        except IntervalTooLongError as exc:
+            self._split(interval, exc, self._job_queue)
+            return
+        await self._finish(sink.chunk, "jobs")
+
+    def spool_path(self, chunk: _Chunk) -> Path:
+        """Where a chunk's spool lives."""
+        return self._spool_dir / f"{id(chunk)}.spool"
+
+    def track(self, chunk: _Chunk) -> None:
+        """Close this chunk's spool if the run stops early."""
+        self._open.add(chunk)
+
+    def drop(self, chunk: _Chunk) -> None:
+        """Forget a chunk and delete its spool."""
+        chunk.dead = True
+        self._open.discard(chunk)
+        if chunk.spool is not None:
+            chunk.spool.close()
 
     async def _work(self) -> None:
         while True:
@@ -283,7 +401,7 @@ class _Engine:
             self._refused(chunk, cause)
             return
 
-        chunk.spool = ChunkSpool(self._spool_dir / f"{id(chunk)}.spool")
+        chunk.spool = ChunkSpool(self.spool_path(chunk))
         self._open.add(chunk)
         chunk.last_page = max(1, math.ceil(total / self._options.page_size))
         for number in range(2, chunk.last_page + 1):
@@ -305,7 +423,7 @@ class _Engine:
     async def _take_page(self, chunk: _Chunk, number: int, reply: Any) -> None:
         """Keep a page's owned records; finish the chunk when it is whole."""
         records = reply.get("conversations") or []
-        lines = self._owned_lines(chunk, records)
+        lines = self.owned_lines(chunk, records)
         assert chunk.spool is not None
         chunk.spool.add_page(number, lines, lines.count(b"\n"))
         chunk.done_pages.add(number)
@@ -315,9 +433,9 @@ class _Engine:
             chunk.last_page += 1
             self._queue.put_nowait(_Page(chunk, chunk.last_page))
         if len(chunk.done_pages) == chunk.last_page:
-            await self._finish(chunk)
+            await self._finish(chunk, "query")
 
-    def _owned_lines(self, chunk: _Chunk, records: list[dict[str, Any]]) -> bytes:
+    def owned_lines(self, chunk: _Chunk, records: list[dict[str, Any]]) -> bytes:
         """The NDJSON lines of the records whose start this chunk owns."""
         lines = []
         interval = chunk.interval
@@ -334,16 +452,17 @@ class _Engine:
             return b""
         return b"\n".join(lines) + b"\n"
 
-    async def _finish(self, chunk: _Chunk) -> None:
+    async def _finish(self, chunk: _Chunk, source: str) -> None:
         assert chunk.spool is not None
         chunk.dead = True
         self._open.discard(chunk)
         self._progress.conversations += len(chunk.seen)
-        await self._on_done(chunk.interval, chunk.spool)
+        await self._on_done(chunk.interval, chunk.spool, source)
         self._progress.chunks_done += 1
         logger.info(
-            "chunk %s done: %d conversations, %d pages",
+            "chunk %s done through the %s: %d conversations, %d pages",
             chunk.interval,
+            "details jobs" if source == "jobs" else "query",
             len(chunk.seen),
             chunk.last_page,
         )
@@ -361,12 +480,19 @@ class _Engine:
         if isinstance(cause, ServerError) and cause.status != 504:
             # Only a timeout says "too big"; other 5xx outlived their retries.
             raise cause
+        self._split(chunk.interval, cause, self._queue)
 
-        interval = chunk.interval
+    def _split(
+        self,
+        interval: Interval,
+        cause: GenesysError,
+        queue: asyncio.Queue[_WorkItem] | asyncio.Queue[Interval],
+    ) -> None:
+        """Queue the two halves of a refused chunk, or fail if it is too small."""
         if not interval.can_split(self._min_chunk_ms):
             raise ChunkTooSmallError(str(interval), cause)
         for half in interval.halves():
-            self._queue.put_nowait(half)
+            queue.put_nowait(half)
         self._progress.splits += 1
         self._progress.chunks_planned += 1
         logger.info("chunk %s split in two: %s", interval, cause)
@@ -399,6 +525,86 @@ class _Engine:
                 200, "the reply is not a JSON object", interval=str(interval)
             )
         return reply
+
+
+@dataclass(frozen=True)
+class _SourcePlan:
+    """Which chunks go through the query and which through details jobs."""
+
+    api: ApiMode
+    query: list[Interval]
+    jobs: list[Interval]
+    # Epoch ms of the jobs' dataAvailabilityDate; None when not read.
+    availability_ms: int | None = None
+    warnings: tuple[str, ...] = ()
+
+    def provisional(self, interval: Interval) -> bool:
+        """Whether a chunk reaches past the data availability date."""
+        cutoff = self.availability_ms
+        return cutoff is not None and interval.end_ms > cutoff
+
+    @property
+    def availability(self) -> str | None:
+        """The data availability date in the API's form; None when not read."""
+        cutoff = self.availability_ms
+        return None if cutoff is None else format_ms(cutoff)
+
+
+async def _plan_sources(
+    api: ApiMode,
+    whole: Interval,
+    gaps: Sequence[Interval],
+    chunk_ms: int,
+    jobs: DetailsJobs | None,
+) -> _SourcePlan:
+    """Plan the gaps into query and job chunks, cut at the availability date.
+
+    In ``auto`` mode what lies before the jobs' ``dataAvailabilityDate`` goes
+    through jobs and the rest through the query; ``jobs`` mode sends all of it
+    through jobs and warns when the range ends past that date.
+    """
+
+    def chunks(parts: Sequence[Interval]) -> list[Interval]:
+        return [c for part in parts for c in plan(part.start_ms, part.end_ms, chunk_ms)]
+
+    if api == "query" or jobs is None:
+        return _SourcePlan(api, chunks(gaps), [])
+    cutoff = await jobs.availability()
+    if api == "jobs":
+        warnings: tuple[str, ...] = ()
+        if whole.end_ms > cutoff:
+            warning = (
+                f"The range ends after the data availability date"
+                f" {format_ms(cutoff)}: details jobs return the part after it"
+                " partial; --api auto fetches that part through the query."
+            )
+            logger.warning("%s", warning)
+            warnings = (warning,)
+        return _SourcePlan(api, [], chunks(gaps), cutoff, warnings)
+
+    before = [
+        Interval(g.start_ms, min(g.end_ms, cutoff)) for g in gaps if g.start_ms < cutoff
+    ]
+    after = [
+        Interval(max(g.start_ms, cutoff), g.end_ms) for g in gaps if g.end_ms > cutoff
+    ]
+    logger.info(
+        "data availability date %s: before it through details jobs, after it"
+        " through the query (provisional)",
+        format_ms(cutoff),
+    )
+    return _SourcePlan(api, chunks(after), chunks(before), cutoff)
+
+
+def _merged(intervals: Sequence[Interval]) -> tuple[str, ...]:
+    """Touching intervals joined, in time order, in the API's form."""
+    joined: list[Interval] = []
+    for interval in sorted(intervals):
+        if joined and joined[-1].end_ms >= interval.start_ms:
+            last = joined.pop()
+            interval = Interval(last.start_ms, max(last.end_ms, interval.end_ms))
+        joined.append(interval)
+    return tuple(str(interval) for interval in joined)
 
 
 def _check_range(start: datetime, end: datetime) -> Interval:
@@ -467,6 +673,8 @@ async def export_conversations(
     restart: bool = False,
     progress: ExportProgress | None = None,
     origin: str | None = None,
+    api: ApiMode = "query",
+    jobs: JobOptions | None = None,
 ) -> ExportReport:
     """Export every conversation whose start lies in ``[start, end)`` to a file.
 
@@ -488,6 +696,12 @@ async def export_conversations(
         origin: where the data comes from, as the manifest records it (a
             resume from another origin is refused); None uses the client's
             API URL.
+        api: ``query`` fetches through the synchronous query (about 35 days
+            of reach); ``jobs`` through details jobs (bulk history; partial
+            past the data availability date, with a warning); ``auto`` through
+            jobs up to the data availability date and the query after it (that
+            part is marked provisional in the report and the manifest).
+        jobs: how to drive details jobs; None uses the defaults.
 
     Raises:
         ConfigurationError: the range is naive, empty, reversed or in the future.
@@ -505,19 +719,21 @@ async def export_conversations(
         fmt,
         {
             "origin": origin or client.api_url,
-            "source": "details-query",
+            "source": f"details-{api}",
             "interval": str(whole),
             "filters": filters.describe(),
         },
         restart=restart,
     )
+    source = None if api == "query" else DetailsJobs(client, filters, jobs)
     store.open()
     before = _counters(client)
     began = time.monotonic()
     if store.complete:
         logger.info("%s is already complete; nothing to fetch", path)
         total = sum(chunk.conversations for chunk in store.finished)
-        return _report(client, before, began, store, progress, total, True)
+        done = _SourcePlan(api, [], [])
+        return _report(client, before, began, store, progress, total, True, done)
 
     resumed = [chunk.interval for chunk in store.finished]
     progress.chunks_resumed = progress.chunks_done = len(resumed)
@@ -525,20 +741,21 @@ async def export_conversations(
     progress.conversations += sum(chunk.conversations for chunk in store.finished)
     if resumed:
         logger.info("resuming: %d chunks already finished", len(resumed))
-    pending = [
-        piece
-        for gap in _subtract(whole, resumed)
-        for piece in plan(gap.start_ms, gap.end_ms, round(options.chunk_days * _DAY_MS))
-    ]
+    gaps = _subtract(whole, resumed)
+    chunk_ms = round(options.chunk_days * _DAY_MS)
+    planned = await _plan_sources(api, whole, gaps, chunk_ms, source)
 
-    async def commit(interval: Interval, spool: ChunkSpool) -> None:
-        store.commit(interval, spool)
+    async def commit(interval: Interval, spool: ChunkSpool, via: str) -> None:
+        flag = planned.provisional(interval)
+        store.commit(interval, spool, source=via, provisional=flag)
 
-    engine = _Engine(client, filters, options, store.parts_dir, commit, progress)
-    await engine.run(pending)
-    report = _report(client, before, began, store, progress, 0, False)
+    engine = _Engine(
+        client, filters, options, store.parts_dir, commit, progress, source
+    )
+    await engine.run(planned.query, planned.jobs)
+    report = _report(client, before, began, store, progress, 0, False, planned)
     total = store.finish(report.as_dict())
-    return _report(client, before, began, store, progress, total, False)
+    return _report(client, before, began, store, progress, total, False, planned)
 
 
 def _report(
@@ -549,8 +766,10 @@ def _report(
     progress: ExportProgress,
     total: int,
     already: bool,
+    planned: _SourcePlan,
 ) -> ExportReport:
     requests, retries = _snapshot(client, before)
+    provisional = [chunk.interval for chunk in store.finished if chunk.provisional]
     return ExportReport(
         conversations=total,
         chunks=len(store.finished),
@@ -561,6 +780,10 @@ def _report(
         seconds=time.monotonic() - began,
         output=str(store.output),
         already_complete=already,
+        api=planned.api,
+        data_availability=planned.availability,
+        provisional=_merged(provisional),
+        warnings=planned.warnings,
     )
 
 
@@ -572,6 +795,8 @@ async def conversation_details(
     filters: ConversationFilters | None = None,
     options: ExportOptions | None = None,
     progress: ExportProgress | None = None,
+    api: ApiMode = "query",
+    jobs: JobOptions | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Yield every conversation whose start lies in ``[start, end)``, once.
 
@@ -590,17 +815,20 @@ async def conversation_details(
         options: how to fetch; None uses the defaults.
         progress: counters to update as the export runs; None keeps them
             private.
+        api: ``query``, ``jobs`` or ``auto``, as for `export_conversations`.
+        jobs: how to drive details jobs; None uses the defaults.
     """
     whole = _check_range(start, end)
     options = options or ExportOptions()
-    chunks = plan(whole.start_ms, whole.end_ms, round(options.chunk_days * _DAY_MS))
+    filters = filters or ConversationFilters()
+    source = None if api == "query" else DetailsJobs(client, filters, jobs)
     with tempfile.TemporaryDirectory(prefix="genesys-async-") as folder:
         spool_dir = Path(folder)
         # Finished chunks' files, handed from the engine to the consumer; a
         # small bound keeps the engine from running far ahead of the reader.
         ready: asyncio.Queue[Path | None] = asyncio.Queue(maxsize=2)
 
-        async def hand_over(interval: Interval, spool: ChunkSpool) -> None:
+        async def hand_over(interval: Interval, spool: ChunkSpool, via: str) -> None:
             target = spool_dir / f"{interval.start_ms}-{interval.end_ms}.ndjson"
             spool.write_ordered(target)
             spool.close()
@@ -608,16 +836,19 @@ async def conversation_details(
 
         engine = _Engine(
             client,
-            filters or ConversationFilters(),
+            filters,
             options,
             spool_dir,
             hand_over,
             progress or ExportProgress(),
+            source,
         )
 
         async def drive() -> None:
             try:
-                await engine.run(chunks)
+                chunk_ms = round(options.chunk_days * _DAY_MS)
+                planned = await _plan_sources(api, whole, [whole], chunk_ms, source)
+                await engine.run(planned.query, planned.jobs)
             finally:
                 await ready.put(None)
 

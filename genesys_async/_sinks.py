@@ -97,6 +97,11 @@ class FinishedChunk:
     part: str
     conversations: int
     bytes: int
+    # "query" or "jobs": which API fetched it.
+    source: str = "query"
+    # The data may still change or be partial (fetched past the datalake's
+    # dataAvailabilityDate).
+    provisional: bool = False
 
 
 @dataclass
@@ -147,20 +152,36 @@ class ExportStore:
         """A new spool for a chunk, in the parts folder."""
         return ChunkSpool(self.parts_dir / (_part_name(interval) + ".spool"))
 
-    def commit(self, interval: Interval, spool: ChunkSpool) -> FinishedChunk:
-        """Make a whole chunk's part durable and record it in the manifest."""
+    def commit(
+        self,
+        interval: Interval,
+        spool: ChunkSpool,
+        *,
+        source: str = "query",
+        provisional: bool = False,
+    ) -> FinishedChunk:
+        """Make a whole chunk's part durable and record it in the manifest.
+
+        Args:
+            interval: the chunk.
+            spool: its records.
+            source: which API fetched it, "query" or "jobs".
+            provisional: its data may still change or be partial.
+        """
         name = _part_name(interval) + ".ndjson"
         count, size = spool.write_ordered(self.parts_dir / name)
         spool.close()
-        chunk = FinishedChunk(interval, name, count, size)
-        self._append(
-            {
-                "chunk": str(interval),
-                "part": name,
-                "conversations": count,
-                "bytes": size,
-            }
-        )
+        chunk = FinishedChunk(interval, name, count, size, source, provisional)
+        line: dict[str, Any] = {
+            "chunk": str(interval),
+            "part": name,
+            "conversations": count,
+            "bytes": size,
+        }
+        # Only jobs-aware exports write these, so query manifests stay as they were.
+        if source != "query" or provisional:
+            line.update(source=source, provisional=provisional)
+        self._append(line)
         self.finished.append(chunk)
         return chunk
 
@@ -253,6 +274,8 @@ class ExportStore:
                 str(record["part"]),
                 int(record["conversations"]),
                 int(record["bytes"]),
+                str(record.get("source", "query")),
+                bool(record.get("provisional", False)),
             )
         except (KeyError, ValueError, TypeError):
             return None
