@@ -1,7 +1,7 @@
 """One genesys-async export in a process of its own, measured from inside.
 
 Run as `python -m benchmarks._exporter '<spec as JSON>'`; prints one JSON line:
-the export's report, CPU seconds, peak RSS, and a sample every half second of
+the export's report, CPU seconds, peak RSS, and a sample every tenth of a second of
 the requests sent so far and of the resident memory.
 
 Spec keys: base_url, start, end (ISO-8601), output (a path), rate_limit and
@@ -24,7 +24,7 @@ import psutil
 from genesys_async._client import GenesysClient
 from genesys_async._export import ExportOptions, export_conversations
 
-SAMPLE_S = 0.5
+SAMPLE_S = 0.1
 
 
 async def _sample(

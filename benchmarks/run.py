@@ -23,7 +23,6 @@ mode writes `quick.json` and `quick_requests_per_second.png`).
 from __future__ import annotations
 
 import argparse
-import itertools
 import math
 import os
 import platform
@@ -62,6 +61,8 @@ REALISTIC_LATENCY = {
 RATE_LIMIT = 50
 RATE_PERIOD_S = 1.0
 UNLIMITED = 1_000_000.0
+# The client's limiter in the second ceiling run, as a share of the server's.
+MARGIN = 0.98
 
 
 @dataclass(frozen=True)
@@ -193,23 +194,53 @@ def _api_requests(result: dict[str, Any]) -> int:
     return int(result["requests_sent"]) - int(result["token_requests"])
 
 
-def _steady_rate(samples: list[dict[str, Any]], wall: float) -> float:
-    """Requests per second over the middle 60% of the run.
+def _last_send(samples: list[dict[str, Any]]) -> float:
+    """Seconds from the start to the sample that first saw the final count."""
+    final = samples[-1]["requests"]
+    return float(next(s["t"] for s in samples if s["requests"] == final))
 
-    The first second spends the full bucket a new token starts with; the last
-    seconds wait for the slowest replies with nothing left to send. Neither is
-    the steady state.
-    """
-    low, high = 0.2 * wall, 0.8 * wall
-    inside = [s for s in samples if low <= s["t"] <= high]
-    if len(inside) < 2:
-        return float("nan")
-    first, last = inside[0], inside[-1]
-    return (last["requests"] - first["requests"]) / (last["t"] - first["t"])
+
+def _ceiling_figures(
+    result: dict[str, Any], minimum: int, expected: int
+) -> dict[str, Any]:
+    sent = _api_requests(result)
+    wall = result["wall_s"]
+    rate = RATE_LIMIT / RATE_PERIOD_S
+    too_many = int(result["report"]["requests"].get("429", 0))
+    accepted = sent - too_many
+    sending = _last_send(result["samples"])
+    # What the server would have accepted while the exporter still had
+    # requests to send: the bucket a new token starts with, then the rate.
+    offered = RATE_LIMIT + rate * sending
+    return {
+        "conversations_expected": expected,
+        "conversations_exported": result["report"]["conversations"],
+        "requests_minimum": minimum,
+        "requests_sent": sent,
+        "requests_extra_pct": round(100 * (sent - minimum) / minimum, 2),
+        "responses_by_status": result["report"]["requests"],
+        "share_429_pct": round(100 * too_many / sent, 3),
+        "limit_rps": rate,
+        "sending_s": sending,
+        "accepted_rps_while_sending": round(accepted / sending, 2),
+        "share_of_ceiling_pct": round(100 * accepted / offered, 1),
+        "achieved_rps_overall": round(sent / wall, 2),
+        "wall_s": wall,
+        "ideal_s": round(minimum / rate, 2),
+        "ideal_after_initial_bucket_s": round(max(0, minimum - RATE_LIMIT) / rate, 2),
+        "wall_over_ideal": round(wall / (minimum / rate), 3),
+        "shared_pauses": result["pauses"],
+        "retries": result["report"]["retries"],
+        "samples": result["samples"],
+    }
 
 
 def ceiling(sizes: Sizes, folder: Path) -> dict[str, Any]:
-    """How close an export comes to the rate limit, and at what cost in 429s."""
+    """How close an export comes to the rate limit, and at what cost in 429s.
+
+    Run twice: with the client's limiter at the server's limit, and at 98% of
+    it, to show what a small margin does to 429s and to throughput.
+    """
     parameters = {
         "days": 90,
         "conversations": sizes.ceiling_conversations,
@@ -219,49 +250,32 @@ def ceiling(sizes: Sizes, folder: Path) -> dict[str, Any]:
         "max_interval_days": MAX_INTERVAL_DAYS,
         "page_size": PAGE_SIZE,
         "concurrency": sizes.ceiling_concurrency,
+        "client_rate_limits": [RATE_LIMIT, RATE_LIMIT * MARGIN],
     }
     _announce("ceiling", parameters)
     expected, minimum = expected_and_minimum(sizes.ceiling_conversations)
-    with simulator(
-        conversations=sizes.ceiling_conversations,
-        rate_limit=RATE_LIMIT,
-        rate_limit_period_s=RATE_PERIOD_S,
-        faults=REALISTIC_LATENCY,
-    ) as base_url:
-        result = export(
-            base_url,
-            folder,
+    results = []
+    for client_rate in (RATE_LIMIT, RATE_LIMIT * MARGIN):
+        with simulator(
+            conversations=sizes.ceiling_conversations,
             rate_limit=RATE_LIMIT,
-            rate_period=RATE_PERIOD_S,
-            concurrency=sizes.ceiling_concurrency,
-            max_connections=sizes.ceiling_concurrency,
-        )
+            rate_limit_period_s=RATE_PERIOD_S,
+            faults=REALISTIC_LATENCY,
+        ) as base_url:
+            results.append(
+                export(
+                    base_url,
+                    folder,
+                    rate_limit=client_rate,
+                    rate_period=RATE_PERIOD_S,
+                    concurrency=sizes.ceiling_concurrency,
+                    max_connections=sizes.ceiling_concurrency,
+                )
+            )
+        print(f"  client limiter at {client_rate:g}/s done", flush=True)
 
-    sent = _api_requests(result)
-    wall = result["wall_s"]
-    rate = RATE_LIMIT / RATE_PERIOD_S
-    steady = _steady_rate(result["samples"], wall)
-    too_many = int(result["report"]["requests"].get("429", 0))
-    figures = {
-        "conversations_expected": expected,
-        "conversations_exported": result["report"]["conversations"],
-        "requests_minimum": minimum,
-        "requests_sent": sent,
-        "requests_extra_pct": round(100 * (sent - minimum) / minimum, 2),
-        "responses_by_status": result["report"]["requests"],
-        "share_429_pct": round(100 * too_many / sent, 3),
-        "limit_rps": rate,
-        "achieved_rps_overall": round(sent / wall, 2),
-        "achieved_rps_steady": round(steady, 2),
-        "steady_pct_of_limit": round(100 * steady / rate, 1),
-        "wall_s": wall,
-        "ideal_s": round(minimum / rate, 2),
-        "ideal_after_initial_bucket_s": round(max(0, minimum - RATE_LIMIT) / rate, 2),
-        "wall_over_ideal": round(wall / (minimum / rate), 3),
-        "shared_pauses": result["pauses"],
-        "retries": result["report"]["retries"],
-        "samples": result["samples"],
-    }
+    figures = _ceiling_figures(results[0], minimum, expected)
+    figures["client_limiter_at_98pct"] = _ceiling_figures(results[1], minimum, expected)
     return _done("ceiling", parameters, figures)
 
 
@@ -440,39 +454,68 @@ def _done(
     name: str, parameters: dict[str, Any], figures: dict[str, Any]
 ) -> dict[str, Any]:
     print(f"-- {name} results", flush=True)
-    for key, value in figures.items():
-        if "samples" not in key:
-            print(f"  {key}: {value}", flush=True)
+    _show(figures, "  ")
     return {"scenario": name, "parameters": parameters, "figures": figures}
 
 
+def _show(figures: dict[str, Any], indent: str) -> None:
+    for key, value in figures.items():
+        if "samples" in key:
+            continue
+        if isinstance(value, dict) and key not in ("responses_by_status", "retries"):
+            print(f"{indent}{key}:", flush=True)
+            _show(value, indent + "  ")
+        else:
+            print(f"{indent}{key}: {value}", flush=True)
+
+
+def _rates(samples: list[dict[str, Any]], bin_s: float) -> tuple[list[float], ...]:
+    """Requests per second in bins of `bin_s` seconds, from cumulative samples."""
+    times, rates = [], []
+    edge, before = bin_s, samples[0]
+    for sample in samples:
+        if sample["t"] >= edge or sample is samples[-1]:
+            span = sample["t"] - before["t"]
+            if span > 0:
+                times.append(before["t"])
+                rates.append((sample["requests"] - before["requests"]) / span)
+            before, edge = sample, sample["t"] + bin_s
+    return times, rates
+
+
 def chart(ceiling_result: dict[str, Any], path: Path) -> None:
-    """Requests per second over time in the ceiling run, against the limit."""
+    """Requests per second over time in the ceiling runs, against the limit."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    samples = ceiling_result["figures"]["samples"]
-    times, rates = [], []
-    for before, after in itertools.pairwise(samples):
-        span = after["t"] - before["t"]
-        if span > 0:
-            times.append(after["t"])
-            rates.append((after["requests"] - before["requests"]) / span)
-    limit = ceiling_result["figures"]["limit_rps"]
-    figure, axes = plt.subplots(figsize=(8, 4))
-    axes.step(times, rates, where="post", label="requests sent per second (0.5 s bins)")
+    figures = ceiling_result["figures"]
+    runs = [
+        ("client limiter at the limit", figures),
+        ("client limiter at 98%", figures["client_limiter_at_98pct"]),
+    ]
+    limit = figures["limit_rps"]
+    figure, axes = plt.subplots(figsize=(9, 4.5))
+    for label, run in runs:
+        times, rates = _rates(run["samples"], 0.5)
+        too_many = run["responses_by_status"].get("429", 0)
+        axes.step(
+            times,
+            rates,
+            where="post",
+            label=f"{label}: {run['wall_s']:.1f} s, {too_many} x 429",
+        )
     axes.axhline(limit, color="red", linestyle="--", label=f"rate limit ({limit:g}/s)")
     axes.set_xlabel("seconds since the export began")
-    axes.set_ylabel("requests per second")
+    axes.set_ylabel("requests sent per second (0.5 s bins)")
     parameters = ceiling_result["parameters"]
     axes.set_title(
         f"ceiling: {parameters['conversations']:,} conversations over"
         f" {parameters['days']} days, ~300 ms latency"
     )
     axes.set_ylim(bottom=0)
-    axes.legend(loc="lower center")
+    axes.legend(loc="lower center", fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
