@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 from pathlib import Path
 from typing import Any
 
-from ._aggregates import AggregatesReport, Granularity, export_aggregates
-from ._errors import (
-    AuthenticationError,
-    ConfigurationError,
-    GenesysError,
-    OutputError,
-    PermissionDeniedError,
-)
+from ._aggregates import Granularity, export_aggregates
+from ._errors import ConfigurationError
 from .cli import (
-    EXIT_AUTH,
-    EXIT_FAILED,
     EXIT_OK,
-    EXIT_USAGE,
     _add_connection_options,
     _client,
-    _fail,
     _filter_json,
     _positive,
     parse_when,
+    run_command,
 )
 
 __all__ = ["add_command"]
@@ -116,30 +105,12 @@ def add_command(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        report = asyncio.run(_export(args))
-    except (ConfigurationError, OutputError) as exc:
-        _fail(exc)
-        return EXIT_USAGE
-    except (AuthenticationError, PermissionDeniedError) as exc:
-        _fail(exc)
-        return EXIT_AUTH
-    except GenesysError as exc:
-        _fail(exc)
-        print("Nothing was written to the output.", file=sys.stderr)
-        return EXIT_FAILED
-    print(
-        f"Exported {report.groups} groups, {report.buckets} group buckets"
-        f" ({report.rows} {'rows' if report.fmt == 'csv' else 'lines'}) to"
-        f" {report.output} in {report.seconds:.1f} s: {report.chunks} queries,"
-        f" {report.splits} splits."
-    )
-    return EXIT_OK
+    return run_command(_export(args), "Nothing was written to the output.")
 
 
-async def _export(args: argparse.Namespace) -> AggregatesReport:
+async def _export(args: argparse.Namespace) -> int:
     async with _client(args) as client:
-        return await export_aggregates(
+        report = await export_aggregates(
             client,
             args.start,
             args.end,
@@ -153,3 +124,10 @@ async def _export(args: argparse.Namespace) -> AggregatesReport:
             concurrency=args.concurrency,
             chunk_days=args.chunk_days,
         )
+    print(
+        f"Exported {report.groups} groups, {report.buckets} group buckets"
+        f" ({report.rows} {'rows' if report.fmt == 'csv' else 'lines'}) to"
+        f" {report.output} in {report.seconds:.1f} s: {report.chunks} queries,"
+        f" {report.splits} splits."
+    )
+    return EXIT_OK

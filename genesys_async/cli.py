@@ -15,7 +15,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
@@ -314,23 +314,38 @@ def _configure_logging(verbosity: int) -> None:
     root.propagate = False
 
 
-def _run_export(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_export(args))
-    except (ConfigurationError, ManifestMismatchError, OutputError) as exc:
-        _fail(exc)
+def exit_code(error: GenesysError) -> int:
+    """The exit code that tells a scheduler what kind of failure this was."""
+    if isinstance(error, (ConfigurationError, ManifestMismatchError, OutputError)):
         return EXIT_USAGE
-    except (AuthenticationError, PermissionDeniedError) as exc:
-        _fail(exc)
+    if isinstance(error, (AuthenticationError, PermissionDeniedError)):
         return EXIT_AUTH
+    return EXIT_FAILED
+
+
+def run_command(work: Coroutine[Any, Any, int], failed: str) -> int:
+    """Run a command's coroutine; report an error and map it to an exit code.
+
+    Args:
+        work: the command, returning its exit code.
+        failed: what to tell the user when the work itself failed (exit 4).
+    """
+    try:
+        return asyncio.run(work)
     except GenesysError as exc:
         _fail(exc)
-        print(
-            "The export is incomplete; nothing was written to the output."
-            " Rerun the same command to resume from the manifest.",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
+        code = exit_code(exc)
+        if code == EXIT_FAILED:
+            print(failed, file=sys.stderr)
+        return code
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    return run_command(
+        _export(args),
+        "The export is incomplete; nothing was written to the output."
+        " Rerun the same command to resume from the manifest.",
+    )
 
 
 def _fail(exc: BaseException) -> None:
