@@ -325,11 +325,9 @@ def conversation_events(dataset: Dataset, i: int) -> Iterator[MetricEvent]:
     This mirrors which session of the record emits which metric and when; the
     tests check it against the records themselves.
     """
-    # The dataset exposes facts but not the planned timeline, whose hold end
-    # dates tHeld; rebuilding the full record would cost six times as much.
-    plan = dataset._plan(i, dataset._rng(i))
-    facts = dataset._facts_from_plan(i, plan)
-    t = Timeline.of(facts.start_ms, plan.phases)
+    # The timeline, not the record: the hold end dates tHeld, and building
+    # the full record would cost six times as much.
+    facts, t = dataset.timeline(i)
     common = {
         "mediaType": facts.media_type,
         "originatingDirection": facts.originating_direction,
@@ -355,9 +353,9 @@ def conversation_events(dataset: Dataset, i: int) -> Iterator[MetricEvent]:
             acd,
             ("nOffered", 1, t.queue_at),
             ("tAcd", waited, t.alert_at),
-            ("tAbandon", waited if plan.abandoned else 0, t.alert_at),
+            ("tAbandon", waited if facts.abandoned else 0, t.alert_at),
         )
-    if not plan.abandoned:
+    if not facts.abandoned:
         yield from emitted(_agent_dims(common, facts), *_agent_metrics(t, facts))
 
 

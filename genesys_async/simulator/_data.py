@@ -431,6 +431,15 @@ class Dataset:
         plan = self._plan(i, self._rng(i))
         return self._facts_from_plan(i, plan)
 
+    def timeline(self, i: int) -> tuple[ConversationFacts, Timeline]:
+        """Facts and the planned phase timeline of conversation `i`.
+
+        The timeline is not cut at `now`: callers that need what was emitted
+        by then (aggregates) compare its instants with `now_ms` themselves.
+        """
+        plan = self._plan(i, self._rng(i))
+        return self._facts_from_plan(i, plan), Timeline.of(self._starts[i], plan.phases)
+
     def _facts_from_plan(self, i: int, plan: _Plan) -> ConversationFacts:
         now = self.now_ms
         t = Timeline.of(self._starts[i], plan.phases)
