@@ -8,14 +8,21 @@ API can catch each other's mistakes.
 """
 
 from genesys_async.simulator._app import create_app
-from genesys_async.simulator._config import FaultConfig, SimulatorConfig
+from genesys_async.simulator._config import (
+    AggregatesConfig,
+    FaultConfig,
+    JobsConfig,
+    SimulatorConfig,
+)
 from genesys_async.simulator._data import ConversationFacts, Dataset
 from genesys_async.simulator._server import Simulator
 
 __all__ = [
+    "AggregatesConfig",
     "ConversationFacts",
     "Dataset",
     "FaultConfig",
+    "JobsConfig",
     "Simulator",
     "SimulatorConfig",
     "create_app",
