@@ -311,6 +311,9 @@ class _Engine:
         while True:
             interval = await self._job_queue.get()
             try:
+                if self._failed.is_set():
+                    # The export is stopping: submit no job nobody will delete.
+                    continue
                 await self._run_job(interval)
             except Exception as exc:
                 if self._failure is None:
