@@ -1,0 +1,186 @@
+"""DetailsJobs and the simulator's jobs routes, one behaviour at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from genesys_async._errors import QueryRejectedError
+from genesys_async._intervals import Interval, format_instant, parse_instant
+from genesys_async._jobs import (
+    DETAILS_JOBS_PATH,
+    DetailsJobs,
+    JobFailedError,
+    JobOptions,
+    default_api,
+)
+from genesys_async._queries import ConversationFilters
+from genesys_async.simulator._config import JobsConfig
+
+from .conftest import START, SteppingClock, config, connected
+
+DAY = Interval.of(START + timedelta(days=2), START + timedelta(days=3))
+
+
+class _Pages:
+    """A sink that keeps every record it is given."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.discarded = False
+
+    def add(self, records: list[dict[str, Any]]) -> None:
+        self.records.extend(records)
+
+    def discard(self) -> None:
+        self.discarded = True
+
+
+async def _job_ids(client: Any, body: dict[str, Any], page_size: int) -> list[str]:
+    """Submit a job and read all its results by cursor (the simulator is instant)."""
+    job = await client.request("POST", DETAILS_JOBS_PATH, json=body)
+    path = f"{DETAILS_JOBS_PATH}/{job['jobId']}/results"
+    ids: list[str] = []
+    params: dict[str, str | int] = {"pageSize": page_size}
+    while True:
+        reply = await client.request("GET", path, params=params)
+        ids += [c["conversationId"] for c in reply.get("conversations", [])]
+        if "cursor" not in reply:
+            return ids
+        params["cursor"] = reply["cursor"]
+
+
+async def test_status_checks_wait_twice_as_long_each_time_up_to_the_maximum() -> None:
+    """Polling a long job grows 1, 2, 4, 8 s and stays at 8: never busy."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    settings = config(jobs=JobsConfig(pending_s=60))
+    async with connected(settings, clock=SteppingClock()) as (_, client):
+        options = JobOptions(poll_initial=1.0, poll_max=8.0)
+        jobs = DetailsJobs(client, ConversationFilters(), options, sleep=sleep)
+        await jobs.fetch(DAY, _Pages)
+
+    assert waits[:6] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert max(waits) == 8.0
+
+
+async def test_a_cancelled_fetch_still_deletes_its_job() -> None:
+    """Cleanup runs on cancellation: no job is left on the server."""
+    polls = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        polls.set()
+        await asyncio.sleep(0)
+
+    settings = config(jobs=JobsConfig(pending_s=1e9))
+    async with connected(settings) as (simulator, client):
+        jobs = DetailsJobs(client, ConversationFilters(), sleep=sleep)
+        sink = _Pages()
+        task = asyncio.create_task(jobs.fetch(DAY, lambda: sink))
+        await polls.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+        assert simulator.counters[("details_job_delete", 204)] == 1
+    assert sink.discarded
+
+
+async def test_jobs_match_by_plain_overlap_unless_start_of_day_matching() -> None:
+    """A day's job holds conversations from days before; the flag drops them."""
+    async with connected(config()) as (simulator, client):
+        body: dict[str, Any] = {"interval": str(DAY)}
+        overlap = await _job_ids(client, body, page_size=1000)
+        same_day = await _job_ids(
+            client, {**body, "startOfDayIntervalMatching": True}, page_size=1000
+        )
+        owned = simulator.ground_truth(DAY.start, DAY.end)
+
+    assert owned < set(overlap)
+    assert set(same_day) <= set(overlap)
+    assert set(same_day) >= owned
+
+
+async def test_results_come_in_cursor_pages_until_a_page_has_no_cursor() -> None:
+    """Small pages and one big page hold the same records in the same order."""
+    async with connected(config()) as (_, client):
+        body = {"interval": str(DAY)}
+        small = await _job_ids(client, body, page_size=7)
+        whole = await _job_ids(client, body, page_size=1000)
+
+    assert small == whole
+
+
+async def test_results_of_a_pending_job_are_refused_with_400() -> None:
+    """Results exist only once a job is FULFILLED."""
+    settings = config(jobs=JobsConfig(pending_s=1e9))
+    async with connected(settings) as (_, client):
+        job = await client.request(
+            "POST", DETAILS_JOBS_PATH, json={"interval": str(DAY)}
+        )
+        with pytest.raises(QueryRejectedError) as caught:
+            await client.request("GET", f"{DETAILS_JOBS_PATH}/{job['jobId']}/results")
+
+    assert (caught.value.status, "PENDING" in caught.value.message) == (400, True)
+
+
+async def test_a_deleted_job_is_not_found() -> None:
+    """DELETE forgets the job: its status is then a 404."""
+    async with connected(config()) as (_, client):
+        job = await client.request(
+            "POST", DETAILS_JOBS_PATH, json={"interval": str(DAY)}
+        )
+        path = f"{DETAILS_JOBS_PATH}/{job['jobId']}"
+        await client.request("DELETE", path)
+        with pytest.raises(QueryRejectedError) as caught:
+            await client.request("GET", path)
+
+    assert caught.value.status == 404
+
+
+async def test_results_leave_out_conversations_started_after_availability() -> None:
+    """Past the dataAvailabilityDate results are partial, without an error."""
+    available = START + timedelta(days=2, hours=12)
+    settings = config(jobs=JobsConfig(availability=available))
+    async with connected(settings) as (simulator, client):
+        jobs = DetailsJobs(client, ConversationFilters(), JobOptions(poll_initial=0))
+        sink = await jobs.fetch(DAY, _Pages)
+        cutoff = await jobs.availability()
+        started = {parse_instant(r["conversationStart"]) for r in sink.records}
+        wanted = simulator.ground_truth(DAY.start, available)
+
+    assert cutoff == parse_instant(format_instant(available))
+    assert max(started) < cutoff
+    assert wanted <= {r["conversationId"] for r in sink.records}
+
+
+async def test_too_many_results_is_told_apart_from_other_failures() -> None:
+    """Only a failure about the results' size asks for a split."""
+    settings = config(jobs=JobsConfig(max_results=10))
+    async with connected(settings) as (_, client):
+        jobs = DetailsJobs(client, ConversationFilters(), JobOptions(poll_initial=0))
+        with pytest.raises(JobFailedError) as caught:
+            await jobs.fetch(DAY, _Pages)
+
+    other = JobFailedError(str(DAY), "FAILED", "The job failed on an internal error")
+    assert (caught.value.too_many_results, other.too_many_results) == (True, False)
+    assert caught.value.attempts == 1
+
+
+def test_default_api_is_auto_only_for_ranges_older_than_the_query_reach() -> None:
+    """35 days back is the synchronous query's reach."""
+    now = START + timedelta(days=100)
+
+    chosen = [
+        default_api(now - timedelta(days=36), now=now),
+        default_api(now - timedelta(days=34), now=now),
+        default_api(now - timedelta(days=20), reach_days=10, now=now),
+    ]
+
+    assert chosen == ["auto", "query", "auto"]
