@@ -5,8 +5,8 @@ synchronous query's look-back. One job covers one chunk:
 
 1. ``POST .../details/jobs`` with the chunk's interval -> ``jobId``.
 2. ``GET .../jobs/{id}`` until the state is no longer QUEUED or PENDING,
-   waiting ``poll_initial`` seconds, then twice as long each time up to
-   ``poll_max`` (never a busy loop).
+   checking at once, then after ``poll_initial`` seconds, then twice as long
+   each time up to ``poll_max`` (never a busy loop).
 3. ``GET .../jobs/{id}/results?cursor=`` page after page into a sink, until a
    page comes without a cursor.
 4. ``DELETE .../jobs/{id}`` whatever happened (best effort, bounded in time).
@@ -85,8 +85,8 @@ class JobOptions:
 
     Args:
         max_jobs: jobs in flight at once, at most.
-        poll_initial: seconds before the first status check of a job; 0 checks
-            at once (for tests).
+        poll_initial: seconds between the first two status checks of a job
+            (the first is at once); 0 never waits (for tests).
         poll_max: the longest wait between two status checks, seconds.
         page_size: results per page (1000 is what the API is used with).
         resubmits: how many times a FAILED or EXPIRED job is submitted again
@@ -281,9 +281,11 @@ class DetailsJobs:
     async def _wait(self, job_id: str, interval: Interval) -> None:
         """Poll the job's state, waiting longer each time, until it ends."""
         path = f"{DETAILS_JOBS_PATH}/{job_id}"
-        delay = self.options.poll_initial
+        delay = 0.0
         while True:
-            await self._sleep(delay)
+            # The first check is at once: a small job may already be done.
+            if delay:
+                await self._sleep(delay)
             status = await self._client.request("GET", path, interval=str(interval))
             state = str((status or {}).get("state", "")).upper()
             if state == "FULFILLED":

@@ -37,6 +37,7 @@ from ._export import (
     export_conversations,
 )
 from ._export import _check_range as check_range
+from ._jobs import JobOptions, default_api
 from ._queries import DIRECTIONS, MEDIA_TYPES, ConversationFilters
 
 __all__ = ["main"]
@@ -150,6 +151,58 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_jobs_options(parser: argparse.ArgumentParser) -> None:
+    jobs = parser.add_argument_group(
+        "bulk history (details jobs)",
+        "The synchronous query reaches back about 35 days; details jobs reach"
+        " further but hold only data before their dataAvailabilityDate (hours"
+        " to a day behind). auto sends the range before that date through"
+        " jobs and the rest through the query, and reports that part as"
+        " provisional.",
+    )
+    jobs.add_argument(
+        "--api",
+        choices=("query", "jobs", "auto"),
+        help="how to fetch (default: auto when --start is older than"
+        " --query-reach-days, else query)",
+    )
+    jobs.add_argument(
+        "--query-reach-days",
+        type=_positive(float),
+        default=35.0,
+        metavar="DAYS",
+        help="how far back the query reaches, for the default --api (default 35)",
+    )
+    jobs.add_argument(
+        "--max-jobs",
+        type=_positive(int),
+        default=4,
+        help="details jobs in flight at once (default 4)",
+    )
+    jobs.add_argument(
+        "--job-poll",
+        type=float,
+        nargs=2,
+        default=(2.0, 60.0),
+        metavar=("FIRST", "MAX"),
+        help="seconds between a job's status checks: FIRST, doubling up to"
+        " MAX (default 2 60)",
+    )
+    jobs.add_argument(
+        "--job-page-size",
+        type=_positive(int),
+        default=1000,
+        help="results per page of a job (default 1000)",
+    )
+    jobs.add_argument(
+        "--job-resubmits",
+        type=int,
+        default=2,
+        metavar="N",
+        help="times a FAILED or EXPIRED job is submitted again (default 2)",
+    )
+
+
 def _add_verbosity(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS keeps a subcommand from resetting a -v given before it.
     parser.add_argument(
@@ -215,6 +268,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="a refused chunk shorter than twice this fails instead of"
         " splitting (default 60)",
     )
+    _add_jobs_options(export)
     chosen = export.add_argument_group("filters (all must hold)")
     chosen.add_argument(
         "--media-type",
@@ -368,9 +422,18 @@ async def _export(args: argparse.Namespace) -> int:
             page_size=args.page_size,
             min_chunk_seconds=args.min_chunk_seconds,
         )
+        jobs = JobOptions(
+            max_jobs=args.max_jobs,
+            poll_initial=args.job_poll[0],
+            poll_max=args.job_poll[1],
+            page_size=args.job_page_size,
+            resubmits=args.job_resubmits,
+            query_reach_days=args.query_reach_days,
+        )
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from exc
 
+    api = args.api or default_api(args.start, args.query_reach_days)
     progress = ExportProgress()
     async with _client(args) as client:
         display = _ProgressDisplay(progress, client, _progress_mode(args.progress))
@@ -386,6 +449,8 @@ async def _export(args: argparse.Namespace) -> int:
                 restart=args.restart,
                 progress=progress,
                 origin=_origin(args),
+                api=api,
+                jobs=jobs,
             )
     _summarise(report, sys.stdout)
     if args.report is not None:
@@ -550,6 +615,16 @@ def _summarise(report: ExportReport, out: TextIO) -> None:
     )
     print(f"  requests: {requests} ({statuses or 'none'})", file=out)
     print(f"  retries: {retries or 'none'}", file=out)
+    if report.api != "query":
+        print(
+            f"  api: {report.api}, data available until"
+            f" {report.data_availability or 'unknown'}",
+            file=out,
+        )
+    if report.provisional:
+        print(f"  provisional: {', '.join(report.provisional)}", file=out)
+    for warning in report.warnings:
+        print(f"  warning: {warning}", file=out)
 
 
 if __name__ == "__main__":  # pragma: no cover
