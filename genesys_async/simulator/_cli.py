@@ -13,7 +13,7 @@ import signal
 import sys
 from datetime import datetime, timezone
 
-from genesys_async.simulator._config import FaultConfig, SimulatorConfig
+from genesys_async.simulator._config import FaultConfig, JobsConfig, SimulatorConfig
 from genesys_async.simulator._server import Simulator
 
 __all__ = ["configure_parser", "run"]
@@ -21,6 +21,7 @@ __all__ = ["configure_parser", "run"]
 SECRET_ENV = "GENESYS_SIMULATOR_CLIENT_SECRET"
 _D = SimulatorConfig()
 _F = FaultConfig()
+_J = JobsConfig()
 
 
 def _date(text: str) -> datetime:
@@ -227,6 +228,98 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=_F.seed,
         help="seed of the fault generator (default %(default)s)",
     )
+    _add_jobs_options(parser)
+
+
+def _add_jobs_options(parser: argparse.ArgumentParser) -> None:
+    """The details jobs routes' knobs (`JobsConfig`)."""
+    jobs = parser.add_argument_group("details jobs")
+    add = jobs.add_argument
+    add(
+        "--jobs-queued-seconds",
+        type=float,
+        default=_J.queued_s,
+        help="seconds a job stays QUEUED (default %(default)s)",
+    )
+    add(
+        "--jobs-pending-seconds",
+        type=float,
+        default=_J.pending_s,
+        help="seconds a job then stays PENDING (default %(default)s)",
+    )
+    add(
+        "--jobs-fail-first",
+        type=int,
+        default=_J.fail_first,
+        help="the first N jobs end FAILED (default %(default)s)",
+    )
+    add(
+        "--jobs-expire-first",
+        type=int,
+        default=_J.expire_first,
+        help="the next N jobs end EXPIRED (default %(default)s)",
+    )
+    add(
+        "--jobs-fail-rate",
+        type=float,
+        default=_J.fail_rate,
+        help="probability that a later job ends FAILED (default %(default)s)",
+    )
+    add(
+        "--jobs-expire-rate",
+        type=float,
+        default=_J.expire_rate,
+        help="probability that a later job ends EXPIRED (default %(default)s)",
+    )
+    add(
+        "--jobs-max-concurrent",
+        type=_optional_int,
+        default=_J.max_concurrent_jobs,
+        help="jobs QUEUED or PENDING at once, else 429 ('none' disables it;"
+        " default %(default)s)",
+    )
+    add(
+        "--jobs-max-results",
+        type=_optional_int,
+        default=_J.max_results,
+        help="conversations one job may hold, else it ends FAILED ('none'"
+        " disables it; default %(default)s)",
+    )
+    add(
+        "--jobs-max-page-size",
+        type=int,
+        default=_J.max_page_size,
+        help="largest results pageSize, and the default (default %(default)s)",
+    )
+    add(
+        "--jobs-availability",
+        type=_date,
+        default=None,
+        help="the dataAvailabilityDate, ISO-8601 (default: --now minus"
+        " --jobs-availability-lag-hours)",
+    )
+    add(
+        "--jobs-availability-lag-hours",
+        type=float,
+        default=_J.availability_lag_h,
+        help="hours the datalake lags the simulated now (default %(default)s)",
+    )
+
+
+def _jobs_from_args(args: argparse.Namespace) -> JobsConfig:
+    return JobsConfig(
+        queued_s=args.jobs_queued_seconds,
+        pending_s=args.jobs_pending_seconds,
+        fail_first=args.jobs_fail_first,
+        expire_first=args.jobs_expire_first,
+        fail_rate=args.jobs_fail_rate,
+        expire_rate=args.jobs_expire_rate,
+        max_concurrent_jobs=args.jobs_max_concurrent,
+        max_results=args.jobs_max_results,
+        max_page_size=args.jobs_max_page_size,
+        availability=args.jobs_availability,
+        availability_lag_h=args.jobs_availability_lag_hours,
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
@@ -263,6 +356,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         rate_limit_period_s=args.rate_limit_period,
         retry_after=args.retry_after,
         faults=faults,
+        jobs=_jobs_from_args(args),
     )
 
 

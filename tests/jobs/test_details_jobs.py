@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from genesys_async._jobs import (
     default_api,
 )
 from genesys_async._queries import ConversationFilters
+from genesys_async.simulator._cli import config_from_args, configure_parser
 from genesys_async.simulator._config import JobsConfig
 
 from .conftest import START, SteppingClock, config, connected
@@ -184,3 +186,29 @@ def test_default_api_is_auto_only_for_ranges_older_than_the_query_reach() -> Non
     ]
 
     assert chosen == ["auto", "query", "auto"]
+
+
+def test_simulator_options_set_every_jobs_knob() -> None:
+    """`genesys-async simulate --jobs-...` reaches the JobsConfig."""
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    args = parser.parse_args(
+        [
+            "--jobs-pending-seconds=30",
+            "--jobs-fail-first=2",
+            "--jobs-max-concurrent=3",
+            "--jobs-max-results=none",
+            "--jobs-availability=2026-09-20T00:00:00Z",
+        ]
+    )
+
+    jobs = config_from_args(args).jobs
+
+    expected = JobsConfig(
+        pending_s=30.0,
+        fail_first=2,
+        max_concurrent_jobs=3,
+        max_results=None,
+        availability=START + timedelta(days=19),
+    )
+    assert jobs == expected
