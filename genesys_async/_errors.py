@@ -17,7 +17,8 @@ Everything the library raises derives from `GenesysError`::
     └── ExportError                               the export engine gave up
         ├── ChunkTooSmallError                    a refused chunk cannot split
         ├── ManifestMismatchError                 resume manifest disagrees
-        └── OutputError                           the output cannot be written
+        ├── OutputError                           the output cannot be written
+        └── JobFailedError                        a details job failed for good
 
 Every `str()` is one sentence for a human. None ever holds a client secret or an
 access token: the HTTP layer redacts them from server text before building one.
@@ -35,6 +36,7 @@ __all__ = [
     "ExportError",
     "GenesysError",
     "IntervalTooLongError",
+    "JobFailedError",
     "ManifestMismatchError",
     "NetworkError",
     "OutputError",
@@ -60,6 +62,12 @@ _INTERVAL_RE = re.compile(
 )
 _MAX_BYTES_RE = re.compile(r"maximum\s+bytes\s*:?\s*" + _NUMBER, re.IGNORECASE)
 _PERMISSION_RE = re.compile(r"\b([A-Za-z]+:[A-Za-z]+:[A-Za-z]+)\b")
+# How a details job says its chunk holds more results than a job may return.
+_TOO_MANY = re.compile(
+    r"\b(exceed\w*|too\s+many|maximum|limit)\b.*\b(results?|conversations?|records?)\b"
+    r"|\b(results?|conversations?|records?)\b.*\b(exceed\w*|too\s+many)\b",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def parse_number(text: str) -> int | None:
@@ -339,3 +347,35 @@ class OutputError(ExportError):
         self.path = path
         self.reason = reason
         super().__init__(f"Cannot write {path}: {reason.rstrip('.')}.")
+
+
+class JobFailedError(ExportError):
+    """A details job ended FAILED, EXPIRED or CANCELLED, after every resubmit.
+
+    Args:
+        interval: the ISO-8601 interval of the job's chunk.
+        state: the job's last state (LOST when its results vanished, TIMEOUT
+            when it outlasted the client's longest wait).
+        message: the server's errorMessage; None when it gave none.
+        attempts: how many times the job was submitted.
+    """
+
+    def __init__(
+        self, interval: str, state: str, message: str | None, attempts: int = 1
+    ) -> None:
+        self.interval = interval
+        self.state = state
+        self.message = message
+        self.attempts = attempts
+        why = f": {message.rstrip('.')}" if message else ""
+        tries = "once" if attempts == 1 else f"{attempts} times"
+        super().__init__(
+            f"The details job for {interval} ended {state}{why} (submitted {tries})."
+        )
+
+    @property
+    def too_many_results(self) -> bool:
+        """Whether the job failed because the chunk holds too many results."""
+        return self.state == "FAILED" and bool(
+            self.message and _TOO_MANY.search(self.message)
+        )

@@ -26,13 +26,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Protocol, TypeVar
 
-from ._errors import ConfigurationError, ExportError, GenesysError, QueryRejectedError
+from ._errors import (
+    ConfigurationError,
+    ExportError,
+    GenesysError,
+    JobFailedError,
+    QueryRejectedError,
+)
+from ._http import Requester
 from ._intervals import Interval, parse_instant
 from ._queries import ConversationFilters
 
@@ -40,7 +46,6 @@ __all__ = [
     "DETAILS_JOBS_PATH",
     "ApiMode",
     "DetailsJobs",
-    "JobFailedError",
     "JobOptions",
     "PageSink",
     "default_api",
@@ -56,27 +61,8 @@ ApiMode = Literal["query", "jobs", "auto"]
 _RUNNING = frozenset({"QUEUED", "PENDING"})
 # "The job's results exceed the maximum of 100000 conversations", "too many
 # results": any wording that says the job held more than it may.
-_TOO_MANY = re.compile(
-    r"\b(exceed\w*|too\s+many|maximum|limit)\b.*\b(results?|conversations?|records?)\b"
-    r"|\b(results?|conversations?|records?)\b.*\b(exceed\w*|too\s+many)\b",
-    re.IGNORECASE | re.DOTALL,
-)
 # A DELETE is cleanup: it must not hold up a failing export for long.
 _DELETE_TIMEOUT_S = 30.0
-
-
-class Requester(Protocol):
-    """What the jobs source needs of a client: the core's request."""
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: object | None = None,
-        params: Mapping[str, str | int] | None = None,
-        interval: str | None = None,
-    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -93,6 +79,8 @@ class JobOptions:
             before the export fails.
         query_reach_days: how far back the synchronous query reaches; a range
             starting earlier defaults to the ``auto`` mode.
+        max_wait: seconds of waiting for one job to end; a job still QUEUED
+            or PENDING then counts as failed (and is submitted again).
     """
 
     max_jobs: int = 4
@@ -101,6 +89,7 @@ class JobOptions:
     page_size: int = 1000
     resubmits: int = 2
     query_reach_days: float = 35.0
+    max_wait: float = 6 * 3600.0
 
     def __post_init__(self) -> None:
         if self.max_jobs < 1:
@@ -115,37 +104,8 @@ class JobOptions:
             raise ConfigurationError("resubmits must be 0 or more")
         if not self.query_reach_days > 0:
             raise ConfigurationError("query_reach_days must be positive")
-
-
-class JobFailedError(ExportError):
-    """A details job ended FAILED, EXPIRED or CANCELLED, after every resubmit.
-
-    Args:
-        interval: the ISO-8601 interval of the job's chunk.
-        state: the job's last state (or LOST when its results vanished).
-        message: the server's errorMessage; None when it gave none.
-        attempts: how many times the job was submitted.
-    """
-
-    def __init__(
-        self, interval: str, state: str, message: str | None, attempts: int = 1
-    ) -> None:
-        self.interval = interval
-        self.state = state
-        self.message = message
-        self.attempts = attempts
-        why = f": {message.rstrip('.')}" if message else ""
-        tries = "once" if attempts == 1 else f"{attempts} times"
-        super().__init__(
-            f"The details job for {interval} ended {state}{why} (submitted {tries})."
-        )
-
-    @property
-    def too_many_results(self) -> bool:
-        """Whether the job failed because the chunk holds too many results."""
-        return self.state == "FAILED" and bool(
-            self.message and _TOO_MANY.search(self.message)
-        )
+        if self.max_wait < 0:
+            raise ConfigurationError("max_wait must be 0 or more")
 
 
 class PageSink(Protocol):
@@ -281,11 +241,12 @@ class DetailsJobs:
     async def _wait(self, job_id: str, interval: Interval) -> None:
         """Poll the job's state, waiting longer each time, until it ends."""
         path = f"{DETAILS_JOBS_PATH}/{job_id}"
-        delay = 0.0
+        delay = waited = 0.0
         while True:
             # The first check is at once: a small job may already be done.
             if delay:
                 await self._sleep(delay)
+                waited += delay
             status = await self._client.request("GET", path, interval=str(interval))
             state = str((status or {}).get("state", "")).upper()
             if state == "FULFILLED":
@@ -293,6 +254,12 @@ class DetailsJobs:
             if state and state not in _RUNNING:
                 raise JobFailedError(
                     str(interval), state, (status or {}).get("errorMessage")
+                )
+            if waited >= self.options.max_wait:
+                raise JobFailedError(
+                    str(interval),
+                    "TIMEOUT",
+                    f"still {state or 'unknown'} after {waited:g} s of waiting",
                 )
             delay = min(
                 max(delay * 2, self.options.poll_initial), self.options.poll_max

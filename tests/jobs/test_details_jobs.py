@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from genesys_async._errors import QueryRejectedError
+from genesys_async._errors import JobFailedError, QueryRejectedError
 from genesys_async._intervals import Interval, format_instant, parse_instant
 from genesys_async._jobs import (
     DETAILS_JOBS_PATH,
     DetailsJobs,
-    JobFailedError,
     JobOptions,
     default_api,
 )
@@ -70,6 +69,24 @@ async def test_status_checks_wait_twice_as_long_each_time_up_to_the_maximum() ->
 
     assert waits[:6] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
     assert max(waits) == 8.0
+
+
+async def test_a_job_pending_past_the_longest_wait_fails_with_timeout() -> None:
+    """A job that never ends is given up after max_wait, on every attempt."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    settings = config(jobs=JobsConfig(pending_s=1e9))
+    async with connected(settings, clock=SteppingClock()) as (_, client):
+        options = JobOptions(poll_initial=1.0, poll_max=4.0, max_wait=10, resubmits=1)
+        jobs = DetailsJobs(client, ConversationFilters(), options, sleep=sleep)
+        with pytest.raises(JobFailedError, match="TIMEOUT") as caught:
+            await jobs.fetch(DAY, _Pages)
+
+    assert caught.value.attempts == 2
+    assert waits == [1.0, 2.0, 4.0, 4.0] * 2
 
 
 async def test_a_cancelled_fetch_still_deletes_its_job() -> None:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from genesys_async._errors import GenesysError
+from genesys_async._errors import GenesysError, JobFailedError
 from genesys_async._export import conversation_details, export_conversations
 from genesys_async._intervals import Interval, format_instant
-from genesys_async._jobs import JobFailedError
 from genesys_async.simulator import FaultConfig
 from genesys_async.simulator._config import JobsConfig
 
