@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -42,6 +42,7 @@ from ._errors import (
     OutputError,
     QueryRejectedError,
 )
+from ._http import Requester
 
 __all__ = [
     "AGGREGATES_QUERY_PATH",
@@ -72,20 +73,6 @@ _BUCKET_LIMIT_RE = re.compile(
 )
 # Stats that lead a CSV row, in this order; any other stat follows, sorted.
 _STAT_ORDER = ("count", "sum", "min", "max")
-
-
-class Requester(Protocol):
-    """What the export needs of a client: the core's request call."""
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: object | None = None,
-        params: Mapping[str, str | int] | None = None,
-        interval: str | None = None,
-    ) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import math
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -31,12 +31,14 @@ from ._errors import (
     ConfigurationError,
     GenesysError,
     IntervalTooLongError,
+    JobFailedError,
     PaginationCapError,
     RequestTooLargeError,
     ServerError,
 )
+from ._http import ClientStats, Requester
 from ._intervals import Interval, format_ms, parse_instant, plan, to_ms
-from ._jobs import ApiMode, DetailsJobs, JobFailedError, JobOptions
+from ._jobs import ApiMode, DetailsJobs, JobOptions
 from ._queries import DETAILS_QUERY_PATH, ConversationFilters, details_query
 from ._sinks import ChunkSpool, ExportStore, OutputFormat, read_records
 
@@ -55,24 +57,14 @@ _DAY_MS = 86_400_000
 _ASSUMED_PAGINATION_CAP = 100_000
 
 
-class Requester(Protocol):
-    """What the engine needs of a client: the core's request and its stats."""
+class ExportClient(Requester, Protocol):
+    """A `Requester` that also says where it points and what it has sent."""
 
     @property
     def api_url(self) -> str: ...
 
     @property
-    def stats(self) -> Any: ...
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: object | None = None,
-        params: Mapping[str, str | int] | None = None,
-        interval: str | None = None,
-    ) -> Any: ...
+    def stats(self) -> ClientStats: ...
 
 
 @dataclass(frozen=True)
@@ -228,7 +220,7 @@ class _Engine:
 
     def __init__(
         self,
-        client: Requester,
+        client: ExportClient,
         filters: ConversationFilters,
         options: ExportOptions,
         spool_dir: Path,
@@ -646,7 +638,7 @@ def _subtract(whole: Interval, done: Sequence[Interval]) -> list[Interval]:
 
 
 def _snapshot(
-    client: Requester, before: tuple[Counter[int], Counter[str]]
+    client: ExportClient, before: tuple[Counter[int], Counter[str]]
 ) -> tuple[dict[int, int], dict[str, int]]:
     """Requests and retries since ``before``, by status and by reason."""
     stats = client.stats
@@ -660,12 +652,12 @@ def _snapshot(
     )
 
 
-def _counters(client: Requester) -> tuple[Counter[int], Counter[str]]:
+def _counters(client: ExportClient) -> tuple[Counter[int], Counter[str]]:
     return Counter(client.stats.responses), Counter(client.stats.retries)
 
 
 async def export_conversations(
-    client: Requester,
+    client: ExportClient,
     start: datetime,
     end: datetime,
     output: str | Path,
@@ -762,7 +754,7 @@ async def export_conversations(
 
 
 def _report(
-    client: Requester,
+    client: ExportClient,
     before: tuple[Counter[int], Counter[str]],
     began: float,
     store: ExportStore,
@@ -791,7 +783,7 @@ def _report(
 
 
 async def conversation_details(
-    client: Requester,
+    client: ExportClient,
     start: datetime,
     end: datetime,
     *,

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -46,6 +46,7 @@ __all__ = [
     "ClientStats",
     "HttpCore",
     "Reply",
+    "Requester",
     "RetryPolicy",
     "Sleep",
     "parse_retry_after",
@@ -53,6 +54,25 @@ __all__ = [
 ]
 
 logger = logging.getLogger("genesys_async")
+
+
+class Requester(Protocol):
+    """One authenticated, rate-limited, retried API call.
+
+    What the export engines need of a client; `GenesysClient` is one, and a
+    test can pass anything else that answers the same way.
+    """
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: object | None = None,
+        params: Mapping[str, str | int] | None = None,
+        interval: str | None = None,
+    ) -> Any: ...
+
 
 T = TypeVar("T")
 
