@@ -14,6 +14,7 @@ from ._errors import (
     ExportError,
     GenesysError,
     IntervalTooLongError,
+    JobFailedError,
     ManifestMismatchError,
     NetworkError,
     OutputError,
@@ -32,11 +33,13 @@ from ._export import (
     export_conversations,
 )
 from ._http import ClientStats, RetryPolicy
+from ._jobs import ApiMode, JobOptions
 from ._queries import ConversationFilters
 
 __all__ = [
     "AggregatesReport",
     "ApiError",
+    "ApiMode",
     "AuthenticationError",
     "ChunkTooSmallError",
     "ClientStats",
@@ -49,6 +52,8 @@ __all__ = [
     "GenesysClient",
     "GenesysError",
     "IntervalTooLongError",
+    "JobFailedError",
+    "JobOptions",
     "ManifestMismatchError",
     "NetworkError",
     "OutputError",

@@ -6,10 +6,11 @@ import functools
 import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import orjson
 
+from . import _aggregates, _export
 from ._auth import Secret, TokenCache, request_token
 from ._errors import ConfigurationError
 from ._http import ClientStats, HttpCore, Reply, RetryPolicy, Sleep
@@ -17,9 +18,25 @@ from ._regions import resolve_urls
 
 __all__ = ["GenesysClient"]
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 _ENV_ID = "GENESYSCLOUD_OAUTHCLIENT_ID"
 _ENV_SECRET = "GENESYSCLOUD_OAUTHCLIENT_SECRET"
 _ENV_REGION = "GENESYSCLOUD_REGION"
+
+
+def _method(
+    function: Callable[Concatenate[Any, P], R],
+) -> Callable[Concatenate[GenesysClient, P], R]:
+    """Make an engine function, whose first argument is a client, a method."""
+
+    def method(self: GenesysClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return function(self, *args, **kwargs)
+
+    # Name and docstring of the function, for help() and the docs.
+    functools.update_wrapper(method, function)
+    return method
 
 
 class GenesysClient:
@@ -264,3 +281,10 @@ class GenesysClient:
             if secret is not None and secret.reveal() and secret.reveal() in text:
                 text = text.replace(secret.reveal(), "***")
         return text
+
+    # The engines, as methods: `client.export_conversations(start, end, out)`.
+    # Each is the module-level function of the same name with this client.
+    conversation_details = _method(_export.conversation_details)
+    export_conversations = _method(_export.export_conversations)
+    export_aggregates = _method(_aggregates.export_aggregates)
+    query_aggregates = _method(_aggregates.query_aggregates)

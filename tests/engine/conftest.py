@@ -36,13 +36,16 @@ async def connected(
     """A running simulator and a client of it with zero-wait retries."""
     client_knobs.setdefault("retry", RetryPolicy.immediate(max_attempts=12))
     client_knobs.setdefault("rate_limit", 1_000_000)
-    async with Simulator(settings) as simulator, GenesysClient(
-        simulator.client_id,
-        simulator.client_secret,
-        api_url=simulator.base_url,
-        login_url=simulator.base_url,
-        **client_knobs,
-    ) as client:
+    async with (
+        Simulator(settings) as simulator,
+        GenesysClient(
+            simulator.client_id,
+            simulator.client_secret,
+            api_url=simulator.base_url,
+            login_url=simulator.base_url,
+            **client_knobs,
+        ) as client,
+    ):
         yield simulator, client
 
 
