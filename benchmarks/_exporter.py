@@ -51,6 +51,7 @@ async def export(spec: dict[str, Any]) -> dict[str, Any]:
         api_url=spec["base_url"],
         rate_limit=spec["rate_limit"],
         rate_period=spec["rate_period"],
+        rate_headroom=spec.get("rate_headroom", 0.02),
         max_connections=spec["max_connections"],
     )
     options = ExportOptions(

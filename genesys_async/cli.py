@@ -140,8 +140,9 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
         type=_positive(float),
         default=300.0,
         metavar="PER_MINUTE",
-        help="requests per minute, all workers together (default 300, the"
-        " Genesys default per OAuth client)",
+        help="requests per minute your organisation allows, all workers"
+        " together (default 300, the Genesys default per OAuth client); requests"
+        " leave at 98%% of it, so that jitter does not meet an empty bucket",
     )
     how.add_argument(
         "--concurrency",

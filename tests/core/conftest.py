@@ -59,6 +59,8 @@ class FakeGenesys:
             "region": "us-east-1",
             "retry": RetryPolicy.immediate(),
             "rate_limit": 100_000,
+            # The full limit, so tests can reason about exact slots.
+            "rate_headroom": 0.0,
             "_sleep": self.vtime.sleep,
             "_clock": self.vtime.clock,
         }

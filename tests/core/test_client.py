@@ -459,6 +459,25 @@ async def test_the_limiter_spaces_requests_beyond_the_rate(genesys) -> None:
     assert loop.time() - started >= 0.05
 
 
+def test_the_limiter_keeps_two_percent_headroom_by_default() -> None:
+    """Requests leave at 98% of the limit unless told to use all of it."""
+    default = GenesysClient("id", "secret", region="us-east-1", rate_limit=300)
+    full = GenesysClient(
+        "id", "secret", region="us-east-1", rate_limit=300, rate_headroom=0
+    )
+
+    assert (default._http._limiter.max_rate, full._http._limiter.max_rate) == (
+        pytest.approx(294),
+        300,
+    )
+
+
+def test_headroom_of_the_whole_limit_is_refused() -> None:
+    """A headroom of 1 would send nothing at all."""
+    with pytest.raises(ConfigurationError, match="rate_headroom"):
+        GenesysClient("id", "secret", region="us-east-1", rate_headroom=1)
+
+
 async def test_hundred_concurrent_requests_cause_one_token_request(genesys) -> None:
     """Single flight: everyone waits on the one grant in progress."""
     genesys.grant()
