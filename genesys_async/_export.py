@@ -434,9 +434,15 @@ class _Engine:
         """The NDJSON lines of the records whose start this chunk owns."""
         lines = []
         interval = chunk.interval
+        first, last = format_ms(interval.start_ms), format_ms(interval.end_ms)
         for record in records:
-            started = parse_instant(record["conversationStart"])
-            if not interval.owns(started):
+            started = record["conversationStart"]
+            if _is_canonical(started):
+                # The API's own form sorts as text: no parsing per record.
+                owned = first <= started < last
+            else:
+                owned = interval.owns(parse_instant(started))
+            if not owned:
                 continue
             conversation_id = record["conversationId"]
             if conversation_id in chunk.seen:
@@ -520,6 +526,17 @@ class _Engine:
                 200, "the reply is not a JSON object", interval=str(interval)
             )
         return reply
+
+
+def _is_canonical(instant: str) -> bool:
+    """Whether an instant reads like ``2026-09-01T12:34:56.789Z``."""
+    return (
+        len(instant) == 24
+        and instant[4] == "-"
+        and instant[10] == "T"
+        and instant[19] == "."
+        and instant[23] == "Z"
+    )
 
 
 @dataclass(frozen=True)
@@ -740,16 +757,24 @@ async def export_conversations(
     chunk_ms = round(options.chunk_days * _DAY_MS)
     planned = await _plan_sources(api, whole, gaps, chunk_ms, source)
 
+    # One commit at a time: each appends to the manifest.
+    committing = asyncio.Lock()
+
     async def commit(interval: Interval, spool: ChunkSpool, via: str) -> None:
         flag = planned.provisional(interval)
-        store.commit(interval, spool, source=via, provisional=flag)
+        async with committing:
+            # Copying and fsyncing a part takes a while on a big chunk: off
+            # the event loop, so requests keep flowing meanwhile.
+            await asyncio.to_thread(
+                store.commit, interval, spool, source=via, provisional=flag
+            )
 
     engine = _Engine(
         client, filters, options, store.parts_dir, commit, progress, source
     )
     await engine.run(planned.query, planned.jobs)
     report = _report(client, before, began, store, progress, 0, False, planned)
-    total = store.finish(report.as_dict())
+    total = await asyncio.to_thread(store.finish, report.as_dict())
     return _report(client, before, began, store, progress, total, False, planned)
 
 
@@ -825,7 +850,7 @@ async def conversation_details(
 
         async def hand_over(interval: Interval, spool: ChunkSpool, via: str) -> None:
             target = spool_dir / f"{interval.start_ms}-{interval.end_ms}.ndjson"
-            spool.write_ordered(target)
+            await asyncio.to_thread(spool.write_ordered, target)
             spool.close()
             await ready.put(target)
 

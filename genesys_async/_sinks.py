@@ -32,6 +32,8 @@ __all__ = ["ChunkSpool", "ExportStore", "OutputFormat", "read_records"]
 OutputFormat = Literal["ndjson", "json"]
 
 _MANIFEST_VERSION = 1
+# Bytes per read when copying parts into the output.
+_BLOCK = 1 << 20
 
 
 class ChunkSpool:
@@ -195,10 +197,12 @@ class ExportStore:
             The number of records in the output.
         """
         ordered = sorted(self.finished, key=lambda chunk: chunk.interval)
+        total = sum(chunk.conversations for chunk in ordered)
         temporary = self.output.with_name(self.output.name + ".tmp")
         try:
             with open(temporary, "wb") as sink:
-                total = _assemble(sink, self.fmt, self._part_lines(ordered))
+                parts = (self.parts_dir / chunk.part for chunk in ordered)
+                _assemble(sink, self.fmt, parts)
                 sink.flush()
                 os.fsync(sink.fileno())
             os.replace(temporary, self.output)
@@ -208,11 +212,6 @@ class ExportStore:
         shutil.rmtree(self.parts_dir, ignore_errors=True)
         self.complete = True
         return total
-
-    def _part_lines(self, chunks: Iterable[FinishedChunk]) -> Iterator[bytes]:
-        for chunk in chunks:
-            with open(self.parts_dir / chunk.part, "rb") as part:
-                yield from part
 
     def _check_writable(self) -> None:
         folder = self.output.parent
@@ -303,22 +302,36 @@ class ExportStore:
             ) from exc
 
 
-def _assemble(sink: IO[bytes], fmt: OutputFormat, lines: Iterable[bytes]) -> int:
-    """Write NDJSON lines as the chosen format; return how many there were."""
-    total = 0
-    if fmt == "ndjson":
-        for line in lines:
-            sink.write(line)
-            total += 1
-        return total
+def _assemble(sink: IO[bytes], fmt: OutputFormat, parts: Iterable[Path]) -> None:
+    """Write NDJSON part files, in order, as the chosen format.
 
-    sink.write(b"[")
-    for line in lines:
-        sink.write(b"\n" if total == 0 else b",\n")
-        sink.write(line.rstrip(b"\n"))
-        total += 1
-    sink.write(b"\n]\n" if total else b"]\n")
-    return total
+    Parts are copied in blocks, not lines: this is the one pass over the
+    whole export's bytes, and it runs once per export.
+    """
+    if fmt == "ndjson":
+        for path in parts:
+            with open(path, "rb") as part:
+                shutil.copyfileobj(part, sink, _BLOCK)
+        return
+
+    # A JSON array: every line but the last ends with a comma. orjson
+    # escapes newlines inside strings, so every newline ends a record.
+    sink.write(b"[\n")
+    wrote = False
+    for path in parts:
+        with open(path, "rb") as part:
+            while block := part.read(_BLOCK):
+                sink.write(block.replace(b"\n", b",\n"))
+                wrote = True
+    if wrote:
+        # Take back the comma after the last record.
+        sink.seek(-2, os.SEEK_END)
+        sink.truncate()
+        sink.write(b"\n]\n")
+    else:
+        sink.seek(0)
+        sink.truncate()
+        sink.write(b"[]\n")
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:

@@ -63,6 +63,23 @@ def test_json_format_writes_one_array(tmp_path: Path) -> None:
     ]
 
 
+def test_json_array_spans_parts_and_skips_empty_ones(tmp_path: Path) -> None:
+    """Commas join records across parts; an empty chunk adds nothing."""
+    store = _store(tmp_path, fmt="json")
+    _commit(store, WEEK1, [1, 2])
+    empty = store.spool(WEEK2)
+    store.commit(WEEK2, empty)
+    week3 = Interval(WEEK2.end_ms, WEEK2.end_ms + 7 * DAY)
+    _commit(store, week3, [3])
+
+    total = store.finish({})
+
+    assert total == 3
+    assert orjson.loads(store.output.read_bytes()) == [
+        {"conversationId": f"c{n}"} for n in (1, 2, 3)
+    ]
+
+
 def test_empty_json_export_is_an_empty_array(tmp_path: Path) -> None:
     """No records still makes valid JSON."""
     store = _store(tmp_path, fmt="json")
