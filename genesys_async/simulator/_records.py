@@ -5,19 +5,28 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from genesys_async.simulator._data import ConversationFacts
 
+_EPOCH_DATE = date(1970, 1, 1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def format_ms(ms: int) -> str:
     """ISO-8601 UTC with milliseconds and a Z, as Genesys writes timestamps."""
-    moment = _EPOCH + timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # Arithmetic and one f-string: strftime was 40% of building a record.
+    days, in_day = divmod(ms, 86_400_000)
+    day = _EPOCH_DATE + timedelta(days=days)
+    seconds, millis = divmod(in_day, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return (
+        f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
+        f"T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
+    )
 
 
 @dataclass(frozen=True, slots=True)
