@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 import tempfile
 import time
 from collections import Counter
@@ -53,6 +54,7 @@ __all__ = [
 logger = logging.getLogger("genesys_async")
 
 _DAY_MS = 86_400_000
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # What the public record says paging reaches; learned anew from any 400.
 _ASSUMED_PAGINATION_CAP = 100_000
 
@@ -173,8 +175,9 @@ class _Chunk:
     # The highest page asked for so far, and those whose records are in.
     last_page: int = 1
     done_pages: set[int] = field(default_factory=set)
-    # Ids kept so far: a live interval can repeat a record across pages.
-    seen: set[str] = field(default_factory=set)
+    # Ids kept so far (see _id_key): a live interval can repeat a record
+    # across pages.
+    seen: set[int | str] = field(default_factory=set)
     # Set when the chunk was split or failed: its pages still queued or in
     # flight are then dropped.
     dead: bool = False
@@ -444,10 +447,10 @@ class _Engine:
                 owned = interval.owns(parse_instant(started))
             if not owned:
                 continue
-            conversation_id = record["conversationId"]
-            if conversation_id in chunk.seen:
+            key = _id_key(record["conversationId"])
+            if key in chunk.seen:
                 continue
-            chunk.seen.add(conversation_id)
+            chunk.seen.add(key)
             lines.append(orjson.dumps(record))
         if not lines:
             return b""
@@ -526,6 +529,18 @@ class _Engine:
                 200, "the reply is not a JSON object", interval=str(interval)
             )
         return reply
+
+
+def _id_key(conversation_id: str) -> int | str:
+    """A conversation id as a set key: a lowercase UUID as its 128-bit number.
+
+    The number is exact (two such UUIDs never share one) and takes half the
+    memory of the text, which matters in a chunk of 100,000 conversations.
+    Any other id is kept as it is.
+    """
+    if _UUID.fullmatch(conversation_id):
+        return int(conversation_id.replace("-", ""), 16)
+    return conversation_id
 
 
 def _is_canonical(instant: str) -> bool:
