@@ -28,7 +28,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -43,6 +43,7 @@ from ._errors import (
     QueryRejectedError,
 )
 from ._http import Requester
+from ._intervals import check_range, format_ms, from_ms, parse_instant, to_ms
 
 __all__ = [
     "AGGREGATES_QUERY_PATH",
@@ -59,7 +60,6 @@ AggregatesFormat = Literal["ndjson", "csv"]
 logger = logging.getLogger("genesys_async")
 
 _DAY_MS = 86_400_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _DURATION = re.compile(
     r"P(?:(?P<y>\d+)Y)?(?:(?P<mo>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
     r"(?:T(?=\d)(?:(?P<h>\d+)H)?(?:(?P<mi>\d+)M)?(?:(?P<s>\d+)S)?)?"
@@ -118,7 +118,7 @@ class Granularity:
         if not (self.months or self.days):
             return edge_ms + self.elapsed_ms
 
-        wall = (_EPOCH + timedelta(milliseconds=edge_ms)).astimezone(zone)
+        wall = from_ms(edge_ms).astimezone(zone)
         wall = wall.replace(tzinfo=None)
         month_index = wall.month - 1 + self.months
         year = wall.year + month_index // 12
@@ -128,7 +128,7 @@ class Granularity:
         wall += timedelta(days=self.days)
         # A wall time that happens twice (DST ends) means its first occurrence.
         moment = wall.replace(tzinfo=zone, fold=0)
-        return _ms(moment) + self.elapsed_ms
+        return to_ms(moment) + self.elapsed_ms
 
 
 @dataclass(frozen=True)
@@ -319,7 +319,9 @@ class _Run:
         return chunks
 
     def _interval(self, chunk: _Chunk) -> str:
-        return f"{_format(self.edges[chunk.first])}/{_format(self.edges[chunk.last])}"
+        return (
+            format_ms(self.edges[chunk.first]) + "/" + format_ms(self.edges[chunk.last])
+        )
 
     def _merge(self, reply: Any) -> None:
         results = reply.get("results") if isinstance(reply, dict) else None
@@ -332,7 +334,7 @@ class _Run:
                     {k: v for k, v in result.items() if k != "data"}
                 )
             for entry in result.get("data") or []:
-                start_ms = _parse(str(entry["interval"]).split("/")[0])
+                start_ms = parse_instant(str(entry["interval"]).split("/")[0])
                 held = merged.buckets.get(start_ms)
                 if held is None:
                     merged.buckets[start_ms] = entry
@@ -501,9 +503,8 @@ def _prepare(
     chunk_days: float,
 ) -> _Run:
     """Check the arguments, lay out the bucket grid and build the run."""
-    start_ms, end_ms = _ms(start), _ms(end)
-    if end_ms <= start_ms:
-        raise ConfigurationError("the end must be after the start")
+    whole = check_range(start, end)
+    start_ms, end_ms = whole.start_ms, whole.end_ms
     if isinstance(metrics, str) or not metrics:
         raise ConfigurationError("metrics must be a non-empty list of names")
     if isinstance(group_by, str):
@@ -609,24 +610,3 @@ def _write_atomically(target: Path, lines: Iterable[bytes]) -> int:
             temporary.unlink()
         raise OutputError(str(target), exc.strerror or str(exc)) from exc
     return count
-
-
-def _ms(moment: datetime) -> int:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ConfigurationError(
-            f"{moment.isoformat()} has no time zone: pass an aware datetime"
-        )
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
-
-
-def _format(instant_ms: int) -> str:
-    moment = _EPOCH + timedelta(milliseconds=instant_ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{instant_ms % 1000:03d}Z"
-
-
-def _parse(text: str) -> int:
-    """Epoch ms of an ISO-8601 instant with Z or an offset."""
-    cleaned = text.strip()
-    if cleaned[-1:] in ("Z", "z"):
-        cleaned = cleaned[:-1] + "+00:00"
-    return _ms(datetime.fromisoformat(cleaned))

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,7 +38,7 @@ from ._errors import (
     ServerError,
 )
 from ._http import ClientStats, Requester
-from ._intervals import Interval, format_ms, parse_instant, plan, to_ms
+from ._intervals import Interval, check_range, format_ms, parse_instant, plan
 from ._jobs import ApiMode, DetailsJobs, JobOptions
 from ._queries import DETAILS_QUERY_PATH, ConversationFilters, details_query
 from ._sinks import ChunkSpool, ExportStore, OutputFormat, read_records
@@ -634,28 +634,6 @@ def _merged(intervals: Sequence[Interval]) -> tuple[str, ...]:
     return tuple(str(interval) for interval in joined)
 
 
-def _check_range(start: datetime, end: datetime) -> Interval:
-    """The export range, or a clear error for a naive, empty or future one."""
-    try:
-        start_ms, end_ms = to_ms(start), to_ms(end)
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from exc
-    if end_ms <= start_ms:
-        word = "empty" if end_ms == start_ms else "reversed"
-        raise ConfigurationError(
-            f"the range is {word}: start {start.isoformat()}"
-            f" is not before end {end.isoformat()}"
-        )
-    now = datetime.now(timezone.utc)
-    if end > now:
-        raise ConfigurationError(
-            f"the range ends in the future ({end.isoformat()}); the API holds"
-            " nothing after now, so end the range at or before"
-            f" {now.replace(microsecond=0).isoformat()}"
-        )
-    return Interval(start_ms, end_ms)
-
-
 def _subtract(whole: Interval, done: Sequence[Interval]) -> list[Interval]:
     """The parts of ``whole`` that no interval of ``done`` covers."""
     gaps = []
@@ -736,7 +714,7 @@ async def export_conversations(
         ManifestMismatchError: the manifest beside the output is another export's.
         GenesysError: the export failed; the manifest keeps what was finished.
     """
-    whole = _check_range(start, end)
+    whole = check_range(start, end)
     filters = filters or ConversationFilters()
     options = options or ExportOptions()
     progress = progress or ExportProgress()
@@ -853,7 +831,7 @@ async def conversation_details(
         api: ``query``, ``jobs`` or ``auto``, as for `export_conversations`.
         jobs: how to drive details jobs; None uses the defaults.
     """
-    whole = _check_range(start, end)
+    whole = check_range(start, end)
     options = options or ExportOptions()
     filters = filters or ConversationFilters()
     source = None if api == "query" else DetailsJobs(client, filters, jobs)

@@ -12,8 +12,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from ._errors import ConfigurationError
+
 __all__ = [
     "Interval",
+    "NaiveInstantError",
+    "check_range",
     "format_instant",
     "parse_instant",
     "plan",
@@ -29,6 +33,10 @@ _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
     r"\s*(Z|z|[+-]\d{2}:?\d{2})?$"
 )
+
+
+class NaiveInstantError(ValueError):
+    """An instant written without Z or an offset: which zone is meant?"""
 
 
 @dataclass(frozen=True, order=True)
@@ -158,7 +166,9 @@ def parse_instant(text: str) -> int:
         raise ValueError(f"not an ISO-8601 instant: {text!r}")
     year, month, day, hour, minute, second, fraction, zone = found.groups()
     if zone is None:
-        raise ValueError(f"{text!r} has no time zone: add Z or an offset like +02:00")
+        raise NaiveInstantError(
+            f"{text!r} has no time zone: add Z or an offset like +02:00"
+        )
     millis = int((fraction or "0")[:3].ljust(3, "0"))
     moment = datetime(
         int(year), int(month), int(day), int(hour), int(minute), int(second or 0)
@@ -170,3 +180,30 @@ def parse_instant(text: str) -> int:
         offset_ms = sign * (int(digits[:2]) * 60 + int(digits[2:])) * 60_000
     naive_ms = to_ms(moment.replace(tzinfo=timezone.utc))
     return naive_ms + millis - offset_ms
+
+
+def check_range(start: datetime, end: datetime) -> Interval:
+    """The range ``[start, end)``, or a clear error for a naive, empty or future one.
+
+    Raises:
+        ConfigurationError: a datetime without a zone, an end not after the
+            start, or an end in the future (the API holds nothing after now).
+    """
+    try:
+        start_ms, end_ms = to_ms(start), to_ms(end)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    if end_ms <= start_ms:
+        word = "empty" if end_ms == start_ms else "reversed"
+        raise ConfigurationError(
+            f"the range is {word}: start {start.isoformat()}"
+            f" is not before end {end.isoformat()}"
+        )
+    now = datetime.now(timezone.utc)
+    if end > now:
+        raise ConfigurationError(
+            f"the range ends in the future ({end.isoformat()}); the API holds"
+            " nothing after now, so end the range at or before"
+            f" {now.replace(microsecond=0).isoformat()}"
+        )
+    return Interval(start_ms, end_ms)

@@ -36,7 +36,7 @@ from ._export import (
     ExportReport,
     export_conversations,
 )
-from ._export import _check_range as check_range
+from ._intervals import NaiveInstantError, check_range, from_ms, parse_instant
 from ._jobs import JobOptions, default_api
 from ._queries import DIRECTIONS, MEDIA_TYPES, ConversationFilters
 
@@ -63,19 +63,16 @@ def parse_when(text: str) -> datetime:
     try:
         if _DATE.match(text):
             return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
-        moment = datetime.fromisoformat(
-            text.replace("Z", "+00:00").replace("z", "+00:00")
-        )
+        return from_ms(parse_instant(text))
+    except NaiveInstantError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no offset: add Z for UTC or an offset such as +02:00"
+        ) from None
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date (2026-09-01) or a date and time with an offset"
             " (2026-09-01T08:00:00Z, 2026-09-01T10:00:00+02:00)"
         ) from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} has no offset: add Z for UTC or an offset such as +02:00"
-        )
-    return moment.astimezone(timezone.utc)
 
 
 def _filter_json(text: str) -> dict[str, Any]:

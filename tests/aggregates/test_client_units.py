@@ -202,7 +202,7 @@ async def test_an_output_folder_that_does_not_exist_fails_before_any_query(
         ({"start": datetime(2026, 10, 24)}, "time zone"),
         ({"time_zone": "Mars/Olympus"}, "unknown time zone"),
         ({"metrics": []}, "metrics"),
-        ({"end": START}, "after the start"),
+        ({"end": START}, "the range is empty"),
     ],
 )
 async def test_bad_arguments_are_configuration_errors(
