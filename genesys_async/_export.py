@@ -461,7 +461,13 @@ class _Engine:
         chunk.dead = True
         self._open.discard(chunk)
         self._progress.conversations += len(chunk.seen)
-        await self._on_done(chunk.interval, chunk.spool, source)
+        try:
+            await self._on_done(chunk.interval, chunk.spool, source)
+        finally:
+            # The callback closes the spool once the chunk is safe; if it
+            # failed or was cancelled midway (a reader that left early), the
+            # spool is closed here. Closing twice is harmless.
+            chunk.spool.close()
         self._progress.chunks_done += 1
         logger.info(
             "chunk %s done through the %s: %d conversations, %d pages",

@@ -52,6 +52,11 @@ class ChunkSpool:
         self._size = 0
 
     @property
+    def closed(self) -> bool:
+        """Whether the spool is closed (and its file deleted)."""
+        return self._file.closed
+
+    @property
     def records(self) -> int:
         """How many records the spool holds."""
         return sum(count for _, _, count in self._pages.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from genesys_async._export import (
 )
 from genesys_async._intervals import parse_instant
 from genesys_async._queries import ConversationFilters
+from genesys_async._sinks import ChunkSpool
 from genesys_async.simulator import FaultConfig
 
 from .conftest import START, assert_exact, config, connected, read_output
@@ -192,3 +194,40 @@ async def test_iterator_left_early_stops_the_export() -> None:
 
         assert len(taken) == 10
         assert client.stats.requests == sent
+
+
+async def test_a_reader_leaving_during_a_handover_leaves_no_spool_open(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cancelled while a finished chunk is copied off the loop: spools closed."""
+    spools: list[ChunkSpool] = []
+    entered, release = threading.Event(), threading.Event()
+    opened = ChunkSpool.__init__
+    ordered = ChunkSpool.write_ordered
+
+    def tracked(self: ChunkSpool, path: Path) -> None:
+        opened(self, path)
+        spools.append(self)
+
+    def held(self: ChunkSpool, target: Path) -> tuple[int, int]:
+        entered.set()
+        release.wait(timeout=30)
+        return ordered(self, target)
+
+    monkeypatch.setattr(ChunkSpool, "__init__", tracked)
+    monkeypatch.setattr(ChunkSpool, "write_ordered", held)
+    async with connected(config()) as (_, client):
+        records = conversation_details(client, START, START + timedelta(days=14))
+        first = asyncio.ensure_future(anext(records))
+        try:
+            await asyncio.to_thread(entered.wait, 30)
+            first.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await first
+            await records.aclose()
+        finally:
+            release.set()
+
+    assert entered.is_set()
+    assert spools
+    assert all(spool.closed for spool in spools)
