@@ -523,6 +523,23 @@ def chart(ceiling_result: dict[str, Any], path: Path) -> None:
     plt.close(figure)
 
 
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _merged_results(path: Path, fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The results in ``path`` with the scenarios of ``fresh`` replaced."""
+    try:
+        held = orjson.loads(path.read_bytes()).get("results", [])
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        held = []
+    ran = {result["scenario"] for result in fresh}
+    kept = [result for result in held if result.get("scenario") not in ran]
+    order = list(SCENARIOS)
+    merged = kept + fresh
+    return sorted(merged, key=lambda result: order.index(result["scenario"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen scenarios; write the JSON results and the chart."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
@@ -543,14 +560,20 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="genesys-bench-") as folder:
         for name in names:
-            results.append(SCENARIOS[name](sizes, Path(folder)))
+            result = SCENARIOS[name](sizes, Path(folder))
+            result["generated"] = _now()
+            results.append(result)
 
     stem = "quick" if args.quick else "latest"
     prefix = "quick_" if args.quick else ""
     RESULTS.mkdir(exist_ok=True)
+    if args.only:
+        # A partial run replaces its own scenarios' entries and keeps the
+        # others, so `--only cpu` does not throw away a full run's figures.
+        results = _merged_results(RESULTS / f"{stem}.json", results)
     document = {
         "mode": "quick" if args.quick else "full",
-        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated": _now(),
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),

@@ -70,16 +70,30 @@ class ChunkSpool:
         self._size += len(lines)
 
     def write_ordered(self, target: Path) -> tuple[int, int]:
-        """Copy the pages in page order into ``target``, durably.
+        """Put the pages, in page order, into ``target``, durably.
+
+        Pages that arrived in order are the spool itself, which is then
+        renamed to ``target`` (and closed); others are copied in page order.
 
         Returns:
             The number of records and of bytes written.
         """
+        pages = sorted(self._pages)
+        offsets = [self._pages[page][0] for page in pages]
+        if offsets == sorted(offsets):
+            # The pages arrived in page order (the usual case): the spool is
+            # the part already, so it is made durable and renamed, not copied.
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self.path, target)
+            return self.records, self._size
+
         self._file.flush()
         written = 0
         temporary = target.with_name(target.name + ".tmp")
         with open(self.path, "rb") as source, open(temporary, "wb") as sink:
-            for page in sorted(self._pages):
+            for page in pages:
                 offset, length, _ = self._pages[page]
                 source.seek(offset)
                 sink.write(source.read(length))

@@ -9,7 +9,7 @@ import pytest
 
 from genesys_async._errors import ManifestMismatchError, OutputError
 from genesys_async._intervals import Interval
-from genesys_async._sinks import ExportStore
+from genesys_async._sinks import ChunkSpool, ExportStore
 
 DAY = 86_400_000
 WEEK1 = Interval(1_788_220_800_000, 1_788_220_800_000 + 7 * DAY)
@@ -35,6 +35,28 @@ def _commit(store: ExportStore, interval: Interval, numbers: list[int]) -> None:
     for page in reversed(range(len(numbers))):
         spool.add_page(page + 1, _line(numbers[page]), 1)
     store.commit(interval, spool)
+
+
+@pytest.mark.parametrize(
+    "arrival",
+    [[1, 2, 3], [3, 1, 2], [2, 1, 3, 2]],
+    ids=["in-order", "shuffled", "repeat"],
+)
+def test_spool_writes_pages_in_page_order(tmp_path: Path, arrival: list[int]) -> None:
+    """Whatever order pages arrive in, the part holds them in page order, once."""
+    spool = ChunkSpool(tmp_path / "chunk.spool")
+    for page in arrival:
+        spool.add_page(page, _line(page * 10) + _line(page * 10 + 1), 2)
+
+    count, size = spool.write_ordered(tmp_path / "chunk.ndjson")
+    spool.close()
+
+    expected = b"".join(_line(p * 10) + _line(p * 10 + 1) for p in (1, 2, 3))
+    assert (tmp_path / "chunk.ndjson").read_bytes() == expected
+    assert (count, size) == (6, len(expected))
+    assert spool.closed
+    assert not (tmp_path / "chunk.spool").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunk.ndjson"]
 
 
 def test_output_appears_only_when_finished(tmp_path: Path) -> None:
