@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import re
 import tempfile
 import time
 from collections import Counter
@@ -41,6 +40,7 @@ from ._http import ClientStats, Requester
 from ._intervals import Interval, check_range, format_ms, parse_instant, plan
 from ._jobs import ApiMode, DetailsJobs, JobOptions
 from ._queries import DETAILS_QUERY_PATH, ConversationFilters, details_query
+from ._seen import SeenIds
 from ._sinks import ChunkSpool, ExportStore, OutputFormat, read_records
 
 __all__ = [
@@ -54,7 +54,6 @@ __all__ = [
 logger = logging.getLogger("genesys_async")
 
 _DAY_MS = 86_400_000
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # What the public record says paging reaches; learned anew from any 400.
 _ASSUMED_PAGINATION_CAP = 100_000
 
@@ -175,9 +174,8 @@ class _Chunk:
     # The highest page asked for so far, and those whose records are in.
     last_page: int = 1
     done_pages: set[int] = field(default_factory=set)
-    # Ids kept so far (see _id_key): a live interval can repeat a record
-    # across pages.
-    seen: set[int | str] = field(default_factory=set)
+    # Ids kept so far: a live interval can repeat a record across pages.
+    seen: SeenIds = field(default_factory=SeenIds)
     # Set when the chunk was split or failed: its pages still queued or in
     # flight are then dropped.
     dead: bool = False
@@ -207,10 +205,10 @@ class _JobSink:
     def add(self, records: list[dict[str, Any]]) -> None:
         """Keep the page's records that the chunk owns, once each."""
         chunk = self.chunk
-        lines = self.engine.owned_lines(chunk, records)
+        lines, count = self.engine.owned_lines(chunk, records)
         chunk.last_page += 1
         assert chunk.spool is not None
-        chunk.spool.add_page(chunk.last_page, lines, lines.count(b"\n"))
+        chunk.spool.add_page(chunk.last_page, lines, count)
         chunk.done_pages.add(chunk.last_page)
 
     def discard(self) -> None:
@@ -421,9 +419,9 @@ class _Engine:
     async def _take_page(self, chunk: _Chunk, number: int, reply: Any) -> None:
         """Keep a page's owned records; finish the chunk when it is whole."""
         records = reply.get("conversations") or []
-        lines = self.owned_lines(chunk, records)
+        lines, count = self.owned_lines(chunk, records)
         assert chunk.spool is not None
-        chunk.spool.add_page(number, lines, lines.count(b"\n"))
+        chunk.spool.add_page(number, lines, count)
         chunk.done_pages.add(number)
 
         # totalHits is approximate: a full last page means there may be more.
@@ -433,8 +431,10 @@ class _Engine:
         if len(chunk.done_pages) == chunk.last_page:
             await self._finish(chunk, "query")
 
-    def owned_lines(self, chunk: _Chunk, records: list[dict[str, Any]]) -> bytes:
-        """The NDJSON lines of the records whose start this chunk owns."""
+    def owned_lines(
+        self, chunk: _Chunk, records: list[dict[str, Any]]
+    ) -> tuple[bytes, int]:
+        """The NDJSON lines of the records this chunk owns, and their number."""
         lines = []
         interval = chunk.interval
         first, last = format_ms(interval.start_ms), format_ms(interval.end_ms)
@@ -447,14 +447,11 @@ class _Engine:
                 owned = interval.owns(parse_instant(started))
             if not owned:
                 continue
-            key = _id_key(record["conversationId"])
-            if key in chunk.seen:
-                continue
-            chunk.seen.add(key)
-            lines.append(orjson.dumps(record))
+            if chunk.seen.add(record["conversationId"]):
+                lines.append(orjson.dumps(record))
         if not lines:
-            return b""
-        return b"\n".join(lines) + b"\n"
+            return b"", 0
+        return b"\n".join(lines) + b"\n", len(lines)
 
     async def _finish(self, chunk: _Chunk, source: str) -> None:
         assert chunk.spool is not None
@@ -535,18 +532,6 @@ class _Engine:
                 200, "the reply is not a JSON object", interval=str(interval)
             )
         return reply
-
-
-def _id_key(conversation_id: str) -> int | str:
-    """A conversation id as a set key: a lowercase UUID as its 128-bit number.
-
-    The number is exact (two such UUIDs never share one) and takes half the
-    memory of the text, which matters in a chunk of 100,000 conversations.
-    Any other id is kept as it is.
-    """
-    if _UUID.fullmatch(conversation_id):
-        return int(conversation_id.replace("-", ""), 16)
-    return conversation_id
 
 
 def _is_canonical(instant: str) -> bool:
