@@ -268,39 +268,31 @@ class ExportStore:
         if differences:
             raise ManifestMismatchError(str(self.manifest_path), differences)
 
+        # A complete export's parts are gone: its chunk lines are kept as
+        # they are, so a rerun reports what the output holds.
+        self.complete = self.output.exists() and any(
+            record.get("complete") for record in records[1:]
+        )
         kept: list[dict[str, Any]] = [header]
         for record in records[1:]:
             if record.get("complete"):
-                self.complete = self.output.exists()
                 continue
-            chunk = self._verified(record)
-            if chunk is not None:
+            chunk = _parsed(record)
+            if chunk is not None and (self.complete or self._on_disk(chunk)):
                 self.finished.append(chunk)
                 kept.append(record)
         if self.complete:
-            kept = records
+            # Nothing to write: the parts folder that open() made goes again.
+            shutil.rmtree(self.parts_dir, ignore_errors=True)
+            return
         # Rewrite without torn or orphaned lines, so appends stay parseable.
         _write_atomically(self.manifest_path, kept)
         self._remove_orphans()
 
-    def _verified(self, record: Mapping[str, Any]) -> FinishedChunk | None:
-        """A manifest line's chunk, if its part is on disk as recorded."""
-        try:
-            start, end = (parse_instant(t) for t in str(record["chunk"]).split("/"))
-            chunk = FinishedChunk(
-                Interval(start, end),
-                str(record["part"]),
-                int(record["conversations"]),
-                int(record["bytes"]),
-                str(record.get("source", "query")),
-                bool(record.get("provisional", False)),
-            )
-        except (KeyError, ValueError, TypeError):
-            return None
+    def _on_disk(self, chunk: FinishedChunk) -> bool:
+        """Whether a finished chunk's part is on disk as recorded."""
         part = self.parts_dir / chunk.part
-        if not part.is_file() or part.stat().st_size != chunk.bytes:
-            return None
-        return chunk
+        return part.is_file() and part.stat().st_size == chunk.bytes
 
     def _remove_orphans(self) -> None:
         """Delete spools and parts that no manifest line vouches for."""
@@ -358,6 +350,22 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
     with open(path, "rb") as lines:
         for line in lines:
             yield orjson.loads(line)
+
+
+def _parsed(record: Mapping[str, Any]) -> FinishedChunk | None:
+    """A manifest line's chunk; None for a line that does not read as one."""
+    try:
+        start, end = (parse_instant(t) for t in str(record["chunk"]).split("/"))
+        return FinishedChunk(
+            Interval(start, end),
+            str(record["part"]),
+            int(record["conversations"]),
+            int(record["bytes"]),
+            str(record.get("source", "query")),
+            bool(record.get("provisional", False)),
+        )
+    except (KeyError, ValueError, TypeError):
+        return None
 
 
 def _read_lines(path: Path) -> list[dict[str, Any]]:

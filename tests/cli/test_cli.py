@@ -266,13 +266,15 @@ async def test_rerun_of_a_finished_export_fetches_nothing(tmp_path: Path) -> Non
         "--end",
         "2026-09-03",
     ]
-    await run(*common)
+    first = await run(*common)
+    exported = first.stdout.split()[1]
 
     again = await run(*common)
     restarted = await run(*common, "--restart")
 
     assert again.code == 0
-    assert "already complete" in again.stdout
+    assert f"already complete ({exported} conversations)" in again.stdout
+    assert not out.with_name(out.name + ".parts").exists()
     assert restarted.code == 0
     assert "Exported" in restarted.stdout
 
