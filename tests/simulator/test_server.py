@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import os
 import signal
 import sys
@@ -152,3 +153,59 @@ async def test_module_entry_point_serves_until_sigint_without_printing_the_secre
     assert base_url.startswith("http://127.0.0.1:")
     assert (status, process.returncode) == (200, 0)
     assert "very-secret" not in printed
+
+
+async def test_with_now_before_end_nothing_after_now_is_served_or_in_ground_truth(
+    api: Any, make_sim: Any
+) -> None:
+    now = START + timedelta(hours=15)
+    sim = await make_sim(now=now)
+    token = await api.token(sim)
+    body = {"interval": "2026-09-03T00:00:00Z/2026-09-05T00:00:00Z"}
+
+    served = []
+    for page in (1, 2, 3, 4, 5):
+        paging = {"pageSize": 100, "pageNumber": page}
+        reply = await api.query(sim, token, {**body, "paging": paging})
+        served += reply.body.get("conversations", [])
+    truth = sim.ground_truth(START, START + timedelta(days=2))
+
+    starts = [c["conversationStart"] for c in served]
+    assert reply.body["totalHits"] == len(served) == len(truth) > 0
+    assert max(starts) < "2026-09-03T15:00:00.000Z"
+    assert truth == {c["conversationId"] for c in served}
+    assert all(c["participants"] for c in served)
+
+
+async def test_callbacks_are_found_by_their_queue_and_counted_as_offered(
+    api: Any, sim: Any, token: str
+) -> None:
+    queue = next(q.id for q in sim.dataset.queues if "callback" in q.media_types)
+    interval = "2026-09-02T00:00:00Z/2026-09-09T00:00:00Z"
+    callback = {"dimension": "mediaType", "value": "callback"}
+    in_queue = {"dimension": "queueId", "value": queue}
+    details = {
+        "interval": interval,
+        "segmentFilters": [{"type": "and", "predicates": [callback, in_queue]}],
+    }
+    aggregates = {
+        "interval": interval,
+        "metrics": ["nOffered"],
+        "groupBy": ["mediaType"],
+        "filter": {"type": "and", "predicates": [in_queue]},
+    }
+
+    found = await api.query(sim, token, details)
+    counted = await api.post(
+        sim,
+        token,
+        json.dumps(aggregates).encode(),
+        "/api/v2/analytics/conversations/aggregates/query",
+    )
+
+    by_media = {
+        r["group"]["mediaType"]: r["data"][0]["metrics"][0]["stats"]["count"]
+        for r in counted.body["results"]
+    }
+    assert found.body["totalHits"] > 0
+    assert by_media["callback"] > 0
