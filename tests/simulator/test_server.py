@@ -13,9 +13,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
+import pytest
 
 from genesys_async.simulator import FaultConfig, Simulator, create_app
-from genesys_async.simulator._cli import config_from_args, configure_parser
+from genesys_async.simulator._cli import config_from_args, configure_parser, run
 
 START = datetime(2026, 9, 3, tzinfo=timezone.utc)
 
@@ -83,6 +84,7 @@ def test_every_option_reaches_the_config() -> None:
         "--truncated-json-rate", "0.03", "--empty-body-rate", "0.04",
         "--latency-ms", "5", "--latency-per-record-ms", "0.5",
         "--latency-tail", "0.01x20", "--fault-seed", "3",
+        "--now", "2026-01-05T12:00:00+02:00", "--token-error-rate", "0.2",
     )  # fmt: skip
 
     config = config_from_args(args)
@@ -98,15 +100,56 @@ def test_every_option_reaches_the_config() -> None:
         latency_tail_probability=0.01,
         latency_tail_multiplier=20,
         seed=3,
+        token_error_rate=0.2,
     )
     assert config.faults == expected_faults
     assert (config.seed, config.conversations, config.client_id) == (9, 500, "me")
     assert config.start == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert config.end == datetime(2026, 1, 8, tzinfo=timezone.utc)
+    assert config.now == datetime(2026, 1, 5, 10, tzinfo=timezone.utc)
     assert (config.client_secret, config.token_lifetime_s) == ("s3", 600)
     assert (config.max_interval_days, config.pagination_cap) == (31, None)
     assert (config.max_page_size, config.max_request_bytes) == (300, 1000)
     assert (config.too_large_threshold, config.rate_limit) == (50, 5)
     assert (config.rate_limit_period_s, config.retry_after) == (10, "omit")
+
+
+def test_every_simulate_option_has_a_help_string() -> None:
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+
+    silent = [
+        action.option_strings
+        for action in parser._actions
+        if action.option_strings
+        and action.dest != "help"
+        and not (action.help or "").strip()
+    ]
+
+    assert silent == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["--rate-limit", "0"], "rate_limit must be positive"),
+        (["--rate-limit-period", "0"], "rate_limit_period_s must be positive"),
+        (["--error-rate", "418=0.5"], "must be one of (500, 502, 503, 504)"),
+        (["--error-rate", "503=-0.2"], "probability in [0, 1]"),
+        (["--error-rate", "503=1.2"], "probability in [0, 1]"),
+        (["--error-rate", "503=0.6", "--error-rate", "500=0.6"], "at most 1"),
+        (["--token-lifetime", "-5"], "token_lifetime_s must be positive"),
+        (["--max-page-size", "0"], "max_page_size must be positive"),
+        (["--token-error-rate", "1.5"], "probability in [0, 1]"),
+    ],
+)
+def test_impossible_settings_exit_2_with_a_clear_message(
+    argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(parse("--port", "0", "--conversations", "10", *argv))
+
+    assert code == 2
+    assert complaint in capsys.readouterr().err
 
 
 def test_client_secret_comes_from_the_environment(monkeypatch: Any) -> None:
