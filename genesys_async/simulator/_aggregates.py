@@ -346,7 +346,7 @@ def conversation_events(dataset: Dataset, i: int) -> Iterator[MetricEvent]:
     if t.queue_at > t.start:
         ivr = {**common, "direction": "inbound"}
         yield from emitted(ivr, ("tIvr", t.queue_at - t.start, t.queue_at))
-    if facts.direction == "inbound":
+    if facts.queued:
         acd = {**common, "direction": "inbound", "queueId": facts.queue_id}
         waited = t.alert_at - t.queue_at
         yield from emitted(
@@ -372,7 +372,7 @@ def _agent_metrics(t: Timeline, facts: ConversationFacts) -> list[tuple[str, int
     talk = (t.hold_at - t.talk_at) + (t.talk_end - t.resume_at)
     held = t.resume_at - t.hold_at
     acw = t.end - t.talk_end
-    answered = t.talk_at - t.queue_at if facts.direction == "inbound" else 0
+    answered = t.talk_at - t.queue_at if facts.queued else 0
     return [
         ("tAlert", t.talk_at - t.alert_at, t.talk_at),
         ("tAnswered", answered, t.talk_at),

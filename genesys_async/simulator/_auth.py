@@ -42,6 +42,12 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
 async def _token(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     form = await request.post()
+    if state.token_fault_rng.random() < state.faults.token_error_rate:
+        return _oauth_error(
+            503,
+            "temporarily_unavailable",
+            "The authorization server is temporarily unavailable",
+        )
     grant = form.get("grant_type")
     if grant != "client_credentials":
         return _oauth_error(

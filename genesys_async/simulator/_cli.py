@@ -223,6 +223,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         " (default: off)",
     )
     add(
+        "--token-error-rate",
+        type=float,
+        default=_F.token_error_rate,
+        help="probability that /oauth/token answers 503, to exercise a client's"
+        " login retry (default %(default)s)",
+    )
+    add(
         "--fault-seed",
         type=int,
         default=_F.seed,
@@ -337,6 +344,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         latency_tail_probability=tail_p,
         latency_tail_multiplier=tail_m,
         seed=args.fault_seed,
+        token_error_rate=args.token_error_rate,
     )
     return SimulatorConfig(
         seed=args.seed,

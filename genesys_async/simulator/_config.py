@@ -24,6 +24,21 @@ AGGREGATE_PERMISSION = "analytics:conversationAggregate:view"
 
 RetryAfterStyle = Literal["seconds", "http-date", "omit"]
 
+# The transient server errors the real API answers; others would teach a
+# client to retry what it must not.
+FAULT_STATUSES = (500, 502, 503, 504)
+
+
+def _probability(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], not {value}")
+
+
+def _positive(name: str, value: float | None) -> None:
+    """Refuse a limit of zero or less (None, meaning no limit, is fine)."""
+    if value is not None and not value > 0:
+        raise ValueError(f"{name} must be positive, not {value}")
+
 
 @dataclass(frozen=True)
 class FaultConfig:
@@ -42,6 +57,13 @@ class FaultConfig:
         latency_tail_probability: probability that a reply's delay is multiplied.
         latency_tail_multiplier: the multiplier of those slow replies.
         seed: seed of the fault generator, independent of the data seed.
+        token_error_rate: probability that `POST /oauth/token` answers 503
+            `temporarily_unavailable`, so a client's login retry can be tested;
+            rolled on its own generator (seeded by `seed`), not with the above.
+
+    Raises:
+        ValueError: a status other than 500, 502, 503 or 504, a rate outside
+            [0, 1], per-request rates summing over 1, or a negative latency.
     """
 
     error_rates: Mapping[int, float] = field(default_factory=dict)
@@ -54,6 +76,47 @@ class FaultConfig:
     latency_tail_probability: float = 0.0
     latency_tail_multiplier: float = 10.0
     seed: int = 0
+    token_error_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        for status, rate in self.error_rates.items():
+            if status not in FAULT_STATUSES:
+                raise ValueError(
+                    f"error rate status must be one of {FAULT_STATUSES}, not {status}"
+                )
+            _probability(f"error rate of {status}", rate)
+        rates = {
+            "disconnect_rate": self.disconnect_rate,
+            "html_error_rate": self.html_error_rate,
+            "truncated_json_rate": self.truncated_json_rate,
+            "empty_body_rate": self.empty_body_rate,
+            "latency_tail_probability": self.latency_tail_probability,
+            "token_error_rate": self.token_error_rate,
+        }
+        for name, rate in rates.items():
+            _probability(name, rate)
+        # One roll per request picks at most one of these, so they share [0, 1].
+        total = sum(self.error_rates.values()) + sum(
+            rates[name]
+            for name in (
+                "disconnect_rate",
+                "html_error_rate",
+                "truncated_json_rate",
+                "empty_body_rate",
+            )
+        )
+        if total > 1.0 + 1e-9:
+            raise ValueError(
+                f"error, disconnect, html, truncated and empty rates sum to {total:g};"
+                " at most 1"
+            )
+        for name, value in (
+            ("latency_ms", self.latency_ms),
+            ("latency_per_record_ms", self.latency_per_record_ms),
+        ):
+            if value < 0:
+                raise ValueError(f"{name} must not be negative, not {value}")
+        _positive("latency_tail_multiplier", self.latency_tail_multiplier)
 
 
 @dataclass(frozen=True)
@@ -141,6 +204,11 @@ class SimulatorConfig:
             `Simulator.set_faults`.
         aggregates: limits of the aggregates query route.
         jobs: the details jobs routes.
+
+    Raises:
+        ValueError: a negative number of conversations, or a lifetime, limit,
+            size or period of zero or less (a zero rate limit or period would
+            divide by zero on every request).
     """
 
     seed: int = 1
@@ -163,3 +231,20 @@ class SimulatorConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     aggregates: AggregatesConfig = field(default_factory=AggregatesConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
+
+    def __post_init__(self) -> None:
+        if self.conversations < 0:
+            raise ValueError(
+                f"conversations must not be negative, not {self.conversations}"
+            )
+        for name, value in (
+            ("token_lifetime_s", self.token_lifetime_s),
+            ("max_interval_days", self.max_interval_days),
+            ("pagination_cap", self.pagination_cap),
+            ("max_page_size", self.max_page_size),
+            ("max_request_bytes", self.max_request_bytes),
+            ("too_large_threshold", self.too_large_threshold),
+            ("rate_limit", self.rate_limit),
+            ("rate_limit_period_s", self.rate_limit_period_s),
+        ):
+            _positive(name, value)

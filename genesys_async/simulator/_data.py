@@ -1,9 +1,14 @@
 """The simulated organisation's conversations, deterministic from a seed.
 
-Only compact arrays are held in memory (start, planned end and media type of each
-conversation); every other fact and the full record are derived on demand from the
-seed and the conversation's index with its own `random.Random`, so a million
-conversations cost a few tens of megabytes and any record can be rebuilt alone.
+Only compact arrays are held in memory: start, planned end, media type, and the
+dimensions that query filters read (queue, agent, wrap-up code, direction,
+abandonment), 21 bytes a conversation. Every other fact and the full record are
+derived on demand from the seed and the conversation's index with its own
+`random.Random`, so a million conversations cost a few tens of megabytes, any
+record can be rebuilt alone, and a filter reads arrays instead of records.
+
+Conversations exist only once they have started: with `now` before `end`, the
+data stops at `now`.
 
 A conversation's timeline is a chain of phases: IVR, queue (ACD), alert, talk,
 hold, talk, after-call work. Phases of zero length are skipped. A conversation whose
@@ -27,6 +32,10 @@ from typing import Any
 from genesys_async.simulator._records import Names, Timeline, build_record, format_ms
 
 __all__ = [
+    "FLAG_ABANDONED",
+    "FLAG_ORIGIN_OUTBOUND",
+    "FLAG_OUTBOUND",
+    "FLAG_QUEUED",
     "MEDIA_TYPES",
     "CatalogueEntry",
     "ConversationFacts",
@@ -36,6 +45,12 @@ __all__ = [
 ]
 
 MEDIA_TYPES: tuple[str, ...] = ("voice", "chat", "email", "message", "callback")
+
+# Bits of a conversation's flags code (see `Dataset.codes`).
+FLAG_OUTBOUND = 1  # direction outbound: an agent dialled (outbound, callback)
+FLAG_ORIGIN_OUTBOUND = 2  # originatingDirection outbound
+FLAG_ABANDONED = 4  # the customer hangs up in queue (planned, not clipped at now)
+FLAG_QUEUED = 8  # waits in an ACD queue: inbound conversations and callbacks
 
 _MASK = (1 << 64) - 1
 _HOUR_MS = 3_600_000
@@ -128,6 +143,8 @@ class ConversationFacts:
     `now`, exactly as the record's session metrics do; a phase that did not happen
     (or has not finished) counts 0. `end_ms`, `user_id` and `wrap_up_code` are None
     when the conversation is ongoing, has no agent yet, or has no wrap-up.
+    `queued` is True for conversations that wait in an ACD queue (inbound ones
+    and callbacks), which therefore have an ACD participant.
     """
 
     index: int
@@ -137,6 +154,7 @@ class ConversationFacts:
     media_type: str
     direction: str
     originating_direction: str
+    queued: bool
     queue_id: str
     division_id: str
     user_id: str | None
@@ -167,6 +185,7 @@ class _Plan:
 
     direction: str
     originating_direction: str
+    queued: bool
     queue: int
     agent: int
     wrap_up: int
@@ -226,7 +245,8 @@ class Dataset:
         end: aware datetime, after the last conversationStart.
         conversations: how many conversations to create.
         now: aware datetime, the simulated present; conversations planned to end
-            after it are ongoing. None means `end`.
+            after it are ongoing, and those planned to start at or after it do
+            not exist yet (so `len` is below `conversations`). None means `end`.
     """
 
     def __init__(
@@ -253,11 +273,21 @@ class Dataset:
 
         rng = random.Random(_mix(seed, 0x5EED))
         self.busy_days = self._pick_busy_days(rng)
-        # The three arrays below are the whole per-conversation state: 17 bytes each.
+        # The arrays below are the whole per-conversation state: 21 bytes each.
         self._starts = array("q")
         self._ends = array("q")
         self._media = array("B")
         self._generate(rng, conversations)
+        # Conversations that have not started by `now` do not exist yet; cut
+        # after generating so that moving `now` keeps the earlier ones as they are.
+        kept = bisect.bisect_left(self._starts, self.now_ms)
+        del self._starts[kept:], self._ends[kept:], self._media[kept:]
+        # Queue, agent and wrap-up code (catalogue indices) and FLAG_* bits.
+        self._queue = bytearray()
+        self._agent = bytearray()
+        self._wrap_up = bytearray()
+        self._flags = bytearray()
+        self._draw_dimensions()
 
     # -- catalogue ---------------------------------------------------------------
 
@@ -344,6 +374,41 @@ class Dataset:
                 for s, m in zip(starts, media, strict=True)
             )
 
+    def _draw_dimensions(self) -> None:
+        """Draw each conversation's filterable dimensions into byte arrays.
+
+        Drawn in bulk from their own generator (not per conversation) so that
+        a million take about a second, and independent of the start times.
+        """
+        uniform = random.Random(_mix(self.seed, 0xD1A5)).random
+        queue_choices = [self._queues_by_media[m] for m in MEDIA_TYPES]
+        agent_choices = [
+            self._agents_by_division[self._division_index[q.division_id]]
+            for q in self.queues
+        ]
+        wrap_ups = len(self.wrap_up_codes)
+        callback = MEDIA_TYPES.index("callback")
+        queue_out, agent_out = self._queue, self._agent
+        wrap_out, flags_out = self._wrap_up, self._flags
+        for media in self._media:
+            choices = queue_choices[media]
+            queue = choices[int(uniform() * len(choices))]
+            agents = agent_choices[queue]
+            queue_out.append(queue)
+            agent_out.append(agents[int(uniform() * len(agents))])
+            wrap_out.append(int(uniform() * wrap_ups))
+            if media == callback:
+                # The customer asked for it (inbound origin) and waited in a
+                # queue; the agent offered it dials out.
+                flags = FLAG_OUTBOUND | FLAG_QUEUED
+            elif uniform() < _OUTBOUND_RATE[media]:
+                flags = FLAG_OUTBOUND | FLAG_ORIGIN_OUTBOUND
+            else:
+                flags = FLAG_QUEUED
+            if flags & FLAG_QUEUED and uniform() < _ABANDON_RATE[media]:
+                flags |= FLAG_ABANDONED
+            flags_out.append(flags)
+
     @staticmethod
     def _duration(media: int, u: float) -> int:
         """Planned duration in ms from a uniform draw (log-logistic, clamped)."""
@@ -373,6 +438,31 @@ class Dataset:
         """mediaType of conversation `i` (cheap: stored, not derived)."""
         return MEDIA_TYPES[self._media[i]]
 
+    def codes(self, column: str, low: int, high: int) -> bytes:
+        """Stored codes of conversations [low, high) for fast filtering.
+
+        Args:
+            column: "media" (MEDIA_TYPES index), "queue", "agent", "wrap_up"
+                (indices into `queues`, `users`, `wrap_up_codes`) or "flags"
+                (FLAG_* bits). Agent and wrap-up code are the planned ones: an
+                abandoned or ongoing conversation may not have them yet.
+            low: first conversation index.
+            high: after the last conversation index.
+        """
+        stored = {
+            "media": self._media,
+            "queue": self._queue,
+            "agent": self._agent,
+            "wrap_up": self._wrap_up,
+            "flags": self._flags,
+        }[column]
+        return bytes(stored[low:high])
+
+    def ongoing_in(self, low: int, high: int) -> list[int]:
+        """Indices in [low, high) of conversations still running at `now`."""
+        now = self.now_ms
+        return [low + k for k, end in enumerate(self._ends[low:high]) if end > now]
+
     def index_range(self, start_ms: int, end_ms: int) -> range:
         """Indices of conversations whose start lies in [start_ms, end_ms)."""
         low = bisect.bisect_left(self._starts, start_ms)
@@ -389,26 +479,19 @@ class Dataset:
     def _plan(self, i: int, rng: random.Random) -> _Plan:
         """Draw the planned timeline of conversation `i` from its own generator."""
         media = self._media[i]
-        outbound = rng.random() < _OUTBOUND_RATE[media]
-        if MEDIA_TYPES[media] == "callback":
-            # The customer asked for it (inbound origin); the agent dials out.
-            direction, origin = "outbound", "inbound"
-        elif outbound:
-            direction, origin = "outbound", "outbound"
-        else:
-            direction, origin = "inbound", "inbound"
-        queue = rng.choice(self._queues_by_media[MEDIA_TYPES[media]])
-        division = self._division_index[self.queues[queue].division_id]
-        agent = rng.choice(self._agents_by_division[division])
-        wrap_up = rng.randrange(len(self.wrap_up_codes))
-        abandoned = direction == "inbound" and rng.random() < _ABANDON_RATE[media]
+        flags = self._flags[i]
+        direction = "outbound" if flags & FLAG_OUTBOUND else "inbound"
+        origin = "outbound" if flags & FLAG_ORIGIN_OUTBOUND else "inbound"
+        queued = bool(flags & FLAG_QUEUED)
+        queue, agent, wrap_up = self._queue[i], self._agent[i], self._wrap_up[i]
+        abandoned = bool(flags & FLAG_ABANDONED)
         ivr = media == 0 and direction == "inbound" and rng.random() < 0.7
         held = rng.random() < 0.3
         mos = round(rng.uniform(3.2, 4.9), 2)
 
         if abandoned:
             raw = [rng.uniform(0.1, 0.4) if ivr else 0.0, 1.0, 0, 0, 0, 0, 0]
-        elif direction == "outbound":
+        elif not queued:
             raw = [0, 0, rng.uniform(0.02, 0.1), 1.0, 0, 0, rng.uniform(0.05, 0.2)]
         else:
             talk = rng.uniform(0.4, 1.0)
@@ -424,7 +507,9 @@ class Dataset:
             ]
         duration = self._ends[i] - self._starts[i]
         phases = _split(duration, raw)
-        return _Plan(direction, origin, queue, agent, wrap_up, abandoned, phases, mos)
+        return _Plan(
+            direction, origin, queued, queue, agent, wrap_up, abandoned, phases, mos
+        )
 
     def facts(self, i: int) -> ConversationFacts:
         """What conversation `i`'s record says, without building the record."""
@@ -450,8 +535,8 @@ class Dataset:
         def done(length: int, finished_at: int) -> int:
             return length if finished_at <= now else 0
 
-        inbound = plan.direction == "inbound"
-        offered = inbound and queue_at <= now
+        queued = plan.queued
+        offered = queued and queue_at <= now
         answered = not plan.abandoned and talk_at <= now
         abandoned = plan.abandoned and alert_at <= now
         talk = done(talk1 + talk2, talk_end) if answered else 0
@@ -467,6 +552,7 @@ class Dataset:
             media_type=MEDIA_TYPES[self._media[i]],
             direction=plan.direction,
             originating_direction=plan.originating_direction,
+            queued=queued,
             queue_id=queue.id,
             division_id=queue.division_id,
             user_id=(
@@ -483,13 +569,13 @@ class Dataset:
             answered=answered,
             abandoned=abandoned,
             ivr_ms=done(ivr, queue_at) if ivr else 0,
-            wait_ms=done(wait, alert_at) if inbound else 0,
+            wait_ms=done(wait, alert_at) if queued else 0,
             alert_ms=done(alert, talk_at) if not plan.abandoned else 0,
             talk_ms=talk,
             held_ms=held,
             acw_ms=after,
             handle_ms=handle,
-            answered_ms=wait + alert if answered and inbound else 0,
+            answered_ms=wait + alert if answered and queued else 0,
             abandon_ms=wait if abandoned else 0,
             mos=plan.mos
             if MEDIA_TYPES[self._media[i]] == "voice" and answered

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from array import array
 from collections import OrderedDict
 from typing import Any
@@ -50,7 +51,7 @@ async def _details_query(request: web.Request) -> web.Response:
     query = parse_details_query(body)
     _check_limits(state, query)
 
-    matches = _matches(request.app, state, query)
+    matches = await _matches(request.app, state, query)
     total = len(matches)
     threshold = state.config.too_large_threshold
     if threshold is not None and total > threshold:
@@ -106,12 +107,17 @@ def _check_limits(state: State, query: DetailsQuery) -> None:
         )
 
 
-def _matches(app: web.Application, state: State, query: DetailsQuery) -> array[int]:
+async def _matches(
+    app: web.Application, state: State, query: DetailsQuery
+) -> array[int]:
     cache: OrderedDict[tuple[Any, ...], array[int]] = app[_MATCHES_KEY]
     key = query.cache_key
     found = cache.get(key)
     if found is None:
-        found = find_matches(state.dataset, query)
+        # Off the loop: a metric filter over a busy week takes seconds, and
+        # token calls and other queries must not wait for it. The dataset is
+        # read-only once built, so a worker thread may read it.
+        found = await asyncio.to_thread(find_matches, state.dataset, query)
         cache[key] = found
         if len(cache) > _CACHE_SIZE:
             cache.popitem(last=False)

@@ -36,8 +36,7 @@ from genesys_async.simulator._config import DETAIL_PERMISSION, JobsConfig
 from genesys_async.simulator._data import Dataset, format_ms
 from genesys_async.simulator._query import (
     DetailsQuery,
-    _Conversation,
-    _filter_holds,
+    filter_mask,
     find_matches,
     parse_details_query,
 )
@@ -200,16 +199,16 @@ class _Jobs:
             )
         candidates = data.index_range(query.start_ms - self._longest_ms, query.end_ms)
         filters = query.conversation_filters + query.segment_filters
+        passed = (
+            filter_mask(data, filters, candidates.start, candidates.stop)
+            if filters
+            else b"\x01" * len(candidates)
+        )
         kept = array("q")
-        for i in candidates:
+        for i, keep in zip(candidates, passed, strict=True):
             end = data.end_ms(i)
-            if end is not None and end <= query.start_ms:
-                continue
-            if filters:
-                conversation = _Conversation(data, i)
-                if not all(_filter_holds(f, conversation) for f in filters):
-                    continue
-            kept.append(i)
+            if keep and (end is None or end > query.start_ms):
+                kept.append(i)
         if query.order_by == "conversationEnd":
             never = 1 << 62
             kept = array("q", sorted(kept, key=lambda i: (data.end_ms(i) or never, i)))

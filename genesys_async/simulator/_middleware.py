@@ -3,7 +3,12 @@
 Order: count the request; check the bearer token (401); spend from the token's
 rate-limit bucket (429); check the body size (413); roll the faults (drop the
 connection, answer an error, or spoil the reply); serve; add the
-`inin-ratelimit-*` headers to whatever goes back.
+`inin-ratelimit-*` headers to whatever goes back, 401, 404 and 405 included
+(a request that spent nothing reports its bucket as it stands).
+
+Every error leaves in the real `ErrorBody` JSON shape, on any path: a route or
+method aiohttp does not know (404 `not.found`, 405 `method.not.allowed`) and an
+unexpected exception (500 `internal.server.error`, logged) too.
 """
 
 from __future__ import annotations
@@ -37,6 +42,14 @@ _SERVER_ERRORS = {
 }
 
 
+# aiohttp's own refusals, in the real API's words.
+_HTTP_CODES = {
+    404: ("not.found", "The requested resource was not found: {path}"),
+    405: ("method.not.allowed", "The method {method} is not allowed on {path}"),
+    413: ("request.entity.too.large", "The request is over the size limit."),
+}
+
+
 class _Dropped(Exception):
     """The connection was closed on purpose; no reply goes back."""
 
@@ -51,12 +64,9 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         if request.path.startswith("/api/v2/"):
             response = await _gate(state, request, handler)
         else:
-            response = await _plain(request, handler)
+            response = await _answer(request, handler)
         status = response.status
         return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
     except _Dropped:
         # Returning nothing cleanly is not possible once the transport is gone;
         # an HTTPException with a closed transport is discarded by aiohttp.
@@ -65,26 +75,43 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         state.counters[(route, status)] += 1
 
 
-async def _plain(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The handler's reply, with every error turned into an `ErrorBody`."""
     try:
         return await handler(request)
     except ApiError as error:
         return error.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code, template = _HTTP_CODES.get(exc.status, ("bad.request", exc.reason))
+        message = template.format(path=request.path, method=request.method)
+        return ApiError(exc.status, code, message).response()
+    except _Dropped:
+        raise
+    except Exception:
+        logger.exception("unexpected error serving %s", request.path)
+        code, message = _SERVER_ERRORS[500]
+        return ApiError(500, code, message).response()
 
 
 async def _gate(
     state: State, request: web.Request, handler: Handler
 ) -> web.StreamResponse:
-    verdict = RateVerdict(True)
-    try:
+    verdict: RateVerdict | None = None
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        nonlocal verdict
         token = _bearer(state, request)
         verdict = state.take(token)
         if not verdict.allowed:
             raise _too_many(state, verdict)
         await _check_size(state, request)
-        response = await _serve_with_faults(state, request, handler)
-    except ApiError as error:
-        response = error.response()
+        return await _serve_with_faults(state, request, handler)
+
+    response = await _answer(request, guarded)
+    if verdict is None:
+        verdict = state.peek(None)
     response.headers.update(verdict.headers)
     return response
 
@@ -124,6 +151,11 @@ def _too_many(state: State, verdict: RateVerdict) -> ApiError:
         message_params={"seconds": str(seconds)},
         message_with_params=template,
         headers=headers,
+        limit={
+            "key": "token.rate.per.minute",
+            "namespace": "platform.api",
+            "value": state.config.rate_limit,
+        },
     )
 
 

@@ -145,7 +145,7 @@ def build_record(
     parts = [_customer(facts, timeline, abandoned, now, rng, addresses)]
     if timeline.queue_at > timeline.start:
         parts.append(_ivr(facts, timeline, now, rng, addresses))
-    if facts.direction == "inbound":
+    if facts.queued:
         parts.append(_acd(facts, timeline, abandoned, names, now, rng))
     if not abandoned:
         parts.append(_agent(facts, timeline, names, now, rng))
@@ -259,10 +259,14 @@ def _agent(
 ) -> dict[str, Any] | None:
     session = _Session(rng, now, mediaType=facts.media_type, direction=facts.direction)
     queue = facts.queue_id
-    inbound = facts.direction == "inbound"
-    session.segment(
-        "alert" if inbound else "dialing", t.alert_at, t.talk_at, queueId=queue
-    )
+    if facts.media_type == "callback":
+        # Offered the callback from the queue, the agent accepts it, then dials.
+        dial_at = t.alert_at + (t.talk_at - t.alert_at) // 2
+        session.segment("alert", t.alert_at, dial_at, queueId=queue)
+        session.segment("dialing", dial_at, t.talk_at, queueId=queue)
+    else:
+        kind = "alert" if facts.queued else "dialing"
+        session.segment(kind, t.alert_at, t.talk_at, queueId=queue)
     session.segment("interact", t.talk_at, t.hold_at, queueId=queue)
     session.segment("hold", t.hold_at, t.resume_at, queueId=queue)
     session.segment(
@@ -275,7 +279,7 @@ def _agent(
     held = t.resume_at - t.hold_at
     acw = t.end - t.talk_end
     session.metric("tAlert", t.talk_at - t.alert_at, t.talk_at)
-    if inbound:
+    if facts.queued:
         session.metric("tAnswered", t.talk_at - t.queue_at, t.talk_at)
     session.metric("nConnected", 1, t.talk_at)
     session.metric("tTalk", talk, t.talk_end)

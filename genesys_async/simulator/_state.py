@@ -41,6 +41,8 @@ class ApiError(Exception):
         message_params: values of the placeholders in `message_with_params`.
         message_with_params: the message template; None means `message`.
         headers: extra reply headers.
+        limit: the `limit` object ({key, namespace, value}) of a rate-limit
+            error; None leaves it out.
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class ApiError(Exception):
         message_params: Mapping[str, str] | None = None,
         message_with_params: str | None = None,
         headers: Mapping[str, str] | None = None,
+        limit: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -62,6 +65,7 @@ class ApiError(Exception):
         self.message_params = dict(message_params or {})
         self.message_with_params = message_with_params or message
         self.headers = dict(headers or {})
+        self.limit = None if limit is None else dict(limit)
 
     def response(self) -> web.Response:
         """This error as an aiohttp reply."""
@@ -77,6 +81,8 @@ class ApiError(Exception):
         }
         if self.field_name is not None:
             body["details"] = [{"errorCode": self.code, "fieldName": self.field_name}]
+        if self.limit is not None:
+            body["limit"] = self.limit
         return json_response(body, status=self.status, headers=self.headers)
 
 
@@ -151,13 +157,14 @@ class State:
         # Requests by (route name, HTTP status); status 0 is a dropped connection.
         self.counters: Counter[tuple[str, int]] = Counter()
         self._buckets: dict[str, _Bucket] = {}
-        self.faults = config.faults
-        self.fault_rng = random.Random(config.faults.seed)
+        self.set_faults(config.faults)
 
     def set_faults(self, faults: FaultConfig) -> None:
-        """Replace the faults from now on, reseeding their generator."""
+        """Replace the faults from now on, reseeding their generators."""
         self.faults = faults
         self.fault_rng = random.Random(faults.seed)
+        # Its own generator, so logging in does not shift the API's faults.
+        self.token_fault_rng = random.Random(faults.seed ^ 0x70CE)
 
     def issue_token(self, permissions: frozenset[str]) -> str:
         """A fresh access token valid for the configured lifetime."""
@@ -180,27 +187,42 @@ class State:
 
     def take(self, token: str) -> RateVerdict:
         """Spend one request from `token`'s bucket; the reply headers it earns."""
+        return self._rate(token, spend=True)
+
+    def peek(self, token: str | None) -> RateVerdict:
+        """The headers of `token`'s bucket without spending from it.
+
+        For replies to requests that never reached a bucket (no or a bad
+        token): None, or a token without a bucket, reads as a full bucket.
+        """
+        return self._rate(token, spend=False)
+
+    def _rate(self, token: str | None, *, spend: bool) -> RateVerdict:
         limit = self.config.rate_limit
         if limit is None:
             return RateVerdict(True)
         period = self.config.rate_limit_period_s
         rate = limit / period
         now = self.clock()
-        bucket = self._buckets.setdefault(token, _Bucket(float(limit), now))
-        bucket.level = min(float(limit), bucket.level + (now - bucket.updated) * rate)
-        bucket.updated = now
-
-        allowed = bucket.level >= 1.0
-        if allowed:
-            bucket.level -= 1.0
-        used = limit - int(bucket.level)
-        reset = max(0, round((limit - bucket.level) / rate))
+        bucket = self._buckets.get(token or "") if token else None
+        if bucket is None:
+            bucket = _Bucket(float(limit), now)
+            if spend and token:
+                self._buckets[token] = bucket
+        level = min(float(limit), bucket.level + (now - bucket.updated) * rate)
+        allowed = level >= 1.0
+        if spend:
+            if allowed:
+                level -= 1.0
+            bucket.level, bucket.updated = level, now
+        used = limit - int(level)
+        reset = max(0, round((limit - level) / rate))
         headers = {
             "inin-ratelimit-count": str(used),
             "inin-ratelimit-allowed": str(limit),
             "inin-ratelimit-reset": str(reset),
         }
-        wait = 0 if allowed else max(1, math.ceil((1.0 - bucket.level) / rate))
+        wait = 0 if allowed else max(1, math.ceil((1.0 - level) / rate))
         return RateVerdict(allowed, headers, wait)
 
     async def delay(self, records: int = 0) -> None:

@@ -457,3 +457,26 @@ async def test_missing_interval_details_name_the_interval_field(
     reply = await api.query(sim, token, {"paging": {"pageSize": 10}})
 
     assert reply.body["details"][0]["fieldName"] == "interval"
+
+
+async def test_aggregations_and_evaluation_filters_are_refused_not_ignored(
+    api: Any, sim: Simulator, token: str
+) -> None:
+    body = {"interval": "2026-09-02T00:00:00Z/2026-09-03T00:00:00Z"}
+    evaluation = {"type": "and", "predicates": [{"dimension": "evaluationId"}]}
+    extras = {
+        "aggregations": [{"type": "termFrequency", "dimension": "queueId"}],
+        "evaluationFilters": [evaluation],
+    }
+
+    replies = {
+        name: await api.query(sim, token, {**body, name: value})
+        for name, value in extras.items()
+    }
+    empty = await api.query(sim, token, {**body, "aggregations": []})
+
+    for name, reply in replies.items():
+        assert (reply.status, reply.body["code"]) == (400, "bad.request")
+        assert name in reply.body["message"]
+        assert reply.body["details"][0]["fieldName"] == name
+    assert empty.status == 200

@@ -151,3 +151,49 @@ async def test_latency_tail_multiplies_the_delay(
     elapsed = time.perf_counter() - began
 
     assert elapsed >= 0.1
+
+
+async def test_token_error_rate_answers_503_on_the_token_route_only(
+    api: Any, sim: Simulator, token: str
+) -> None:
+    sim.set_faults(FaultConfig(token_error_rate=1.0))
+    auth = api.basic(sim.client_id, sim.client_secret)
+
+    login = await api.post_token(sim, auth, "client_credentials")
+    query = await api.query(sim, token, BODY)
+
+    assert (login.status, login.body["error"]) == (503, "temporarily_unavailable")
+    assert query.status == 200
+
+
+async def test_a_partial_token_error_rate_lets_a_retried_login_through(
+    api: Any, sim: Simulator
+) -> None:
+    sim.set_faults(FaultConfig(token_error_rate=0.5, seed=5))
+    auth = api.basic(sim.client_id, sim.client_secret)
+
+    statuses = [
+        (await api.post_token(sim, auth, "client_credentials")).status
+        for _ in range(20)
+    ]
+
+    assert {200, 503} == set(statuses)
+
+
+@pytest.mark.parametrize(
+    ("faults", "complaint"),
+    [
+        ({"error_rates": {418: 0.5}}, "must be one of"),
+        ({"error_rates": {503: -0.1}}, r"probability in \[0, 1\]"),
+        ({"error_rates": {503: 1.5}}, r"probability in \[0, 1\]"),
+        ({"error_rates": {500: 0.6, 503: 0.6}}, "at most 1"),
+        ({"disconnect_rate": 0.5, "empty_body_rate": 0.6}, "at most 1"),
+        ({"html_error_rate": -0.01}, r"probability in \[0, 1\]"),
+        ({"token_error_rate": 2.0}, r"probability in \[0, 1\]"),
+        ({"latency_ms": -1}, "must not be negative"),
+        ({"latency_tail_multiplier": 0}, "must be positive"),
+    ],
+)
+def test_impossible_faults_are_refused(faults: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        FaultConfig(**faults)

@@ -6,7 +6,17 @@ import email.utils
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from genesys_async.simulator import Simulator, SimulatorConfig
+
+
+class Reply:
+    """Status and headers of a reply read without the `api` helper."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str]) -> None:
+        self.status, self.body, self.headers = status, body, headers
+
 
 MakeSim = Callable[..., Awaitable[Simulator]]
 BODY = {"interval": "2026-09-02T00:00:00Z/2026-09-02T01:00:00Z"}
@@ -48,6 +58,40 @@ async def test_every_reply_carries_the_rate_limit_headers(
     allowed = {r.headers["inin-ratelimit-allowed"] for r in replies}
     assert (["1", "2", "3", "3"], {"3"}) == (counts, allowed)
     assert replies[2].headers["inin-ratelimit-reset"] == "60"
+
+
+async def test_401_404_and_405_replies_carry_the_rate_limit_headers_too(
+    api: Any, make_sim: MakeSim
+) -> None:
+    sim = await make_sim(clock=Clock(), rate_limit=3, rate_limit_period_s=60)
+    token = await api.token(sim)
+    unknown = "/api/v2/analytics/nothing/here"
+
+    replies = [
+        await api.query(sim, None, BODY),
+        await api.query(sim, "not-a-token", BODY),
+        await api.post(sim, token, b"{}", unknown),
+    ]
+    async with api.http.get(
+        sim.base_url + api.query_path, headers={"Authorization": f"Bearer {token}"}
+    ) as reply:
+        replies.append(Reply(reply.status, None, dict(reply.headers)))
+
+    statuses = [r.status for r in replies]
+    counts = [r.headers.get("inin-ratelimit-count") for r in replies]
+    assert (statuses, counts) == ([401, 401, 404, 405], ["0", "0", "1", "2"])
+    assert {r.headers.get("inin-ratelimit-allowed") for r in replies} == {"3"}
+
+
+async def test_429_body_names_the_limit_it_hit(api: Any, make_sim: MakeSim) -> None:
+    sim = await make_sim(clock=Clock(), rate_limit=1, rate_limit_period_s=60)
+    token = await api.token(sim)
+
+    await api.query(sim, token, BODY)
+    refused = await api.query(sim, token, BODY)
+
+    expected = {"key": "token.rate.per.minute", "namespace": "platform.api", "value": 1}
+    assert (429, expected) == (refused.status, refused.body["limit"])
 
 
 async def test_bucket_refills_with_time(api: Any, make_sim: MakeSim) -> None:
@@ -93,6 +137,12 @@ async def test_retry_after_can_be_omitted(api: Any, make_sim: MakeSim) -> None:
     assert refused.status == 429
     assert "Retry-After" not in refused.headers
     assert "[60] seconds" in refused.body["message"]
+
+
+@pytest.mark.parametrize("change", [{"rate_limit": 0}, {"rate_limit_period_s": 0}])
+def test_a_zero_rate_limit_or_period_is_refused(change: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        SimulatorConfig(**change)  # type: ignore[arg-type]
 
 
 def test_default_limit_is_300_per_minute() -> None:
