@@ -5,8 +5,9 @@ synchronous query's look-back. One job covers one chunk:
 
 1. ``POST .../details/jobs`` with the chunk's interval -> ``jobId``.
 2. ``GET .../jobs/{id}`` until the state is no longer QUEUED or PENDING,
-   checking at once, then after ``poll_initial`` seconds, then twice as long
-   each time up to ``poll_max`` (never a busy loop).
+   checking at once, then after ``poll_initial`` seconds (at least a second,
+   or ``poll_max`` if shorter), then twice as long each time up to
+   ``poll_max`` (never a busy loop), giving up after ``max_wait`` seconds.
 3. ``GET .../jobs/{id}/results?cursor=`` page after page into a sink, until a
    page comes without a cursor.
 4. ``DELETE .../jobs/{id}`` whatever happened (best effort, bounded in time).
@@ -59,8 +60,9 @@ DETAILS_JOBS_PATH = "/api/v2/analytics/conversations/details/jobs"
 ApiMode = Literal["query", "jobs", "auto"]
 
 _RUNNING = frozenset({"QUEUED", "PENDING"})
-# "The job's results exceed the maximum of 100000 conversations", "too many
-# results": any wording that says the job held more than it may.
+# The shortest wait after the first status check when poll_initial is 0 but
+# poll_max is not: doubling 0 would stay 0 and poll a job without a pause.
+_POLL_FLOOR_S = 1.0
 # A DELETE is cleanup: it must not hold up a failing export for long.
 _DELETE_TIMEOUT_S = 30.0
 
@@ -72,8 +74,11 @@ class JobOptions:
     Args:
         max_jobs: jobs in flight at once, at most.
         poll_initial: seconds between the first two status checks of a job
-            (the first is at once); 0 never waits (for tests).
-        poll_max: the longest wait between two status checks, seconds.
+            (the first is at once); 0 means one second, or ``poll_max`` if
+            that is shorter.
+        poll_max: the longest wait between two status checks, seconds; 0
+            (with ``poll_initial`` 0) never waits, which only suits tests
+            whose server clock moves by itself.
         page_size: results per page (1000 is what the API is used with).
         resubmits: how many times a FAILED or EXPIRED job is submitted again
             before the export fails.
@@ -261,9 +266,13 @@ class DetailsJobs:
                     "TIMEOUT",
                     f"still {state or 'unknown'} after {waited:g} s of waiting",
                 )
-            delay = min(
-                max(delay * 2, self.options.poll_initial), self.options.poll_max
-            )
+            delay = self._next_delay(delay)
+
+    def _next_delay(self, delay: float) -> float:
+        """The wait before the next status check, after one of ``delay`` s."""
+        options = self.options
+        floor = options.poll_initial or min(_POLL_FLOOR_S, options.poll_max)
+        return min(max(delay * 2, floor), options.poll_max)
 
     async def _page(self, job_id: str, interval: Interval, sink: PageSink) -> None:
         """Read the results page by page until a page has no cursor."""

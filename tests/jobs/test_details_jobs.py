@@ -40,6 +40,27 @@ class _Pages:
         self.discarded = True
 
 
+class _Unused:
+    """A client that must not be called."""
+
+    async def request(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("no request expected")
+
+
+class _Budget:
+    """A client that fails a test polling without end instead of hanging it."""
+
+    def __init__(self, client: Any, requests: int) -> None:
+        self.client = client
+        self.left = requests
+
+    async def request(self, *args: Any, **kwargs: Any) -> Any:
+        self.left -= 1
+        if self.left < 0:
+            raise AssertionError("too many requests: polling without a wait")
+        return await self.client.request(*args, **kwargs)
+
+
 async def _job_ids(client: Any, body: dict[str, Any], page_size: int) -> list[str]:
     """Submit a job and read all its results by cursor (the simulator is instant)."""
     job = await client.request("POST", DETAILS_JOBS_PATH, json=body)
@@ -87,6 +108,37 @@ async def test_a_job_pending_past_the_longest_wait_fails_with_timeout() -> None:
 
     assert caught.value.attempts == 2
     assert waits == [1.0, 2.0, 4.0, 4.0] * 2
+
+
+async def test_a_first_poll_of_zero_still_waits_longer_each_time_and_times_out() -> (
+    None
+):
+    """--job-poll 0 8: at once, then 1, 2, 4, 8 s; max_wait still applies."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    settings = config(jobs=JobsConfig(pending_s=1e9))
+    async with connected(settings, clock=SteppingClock()) as (_, client):
+        options = JobOptions(poll_initial=0, poll_max=8.0, max_wait=20, resubmits=0)
+        budget = _Budget(client, requests=50)
+        jobs = DetailsJobs(budget, ConversationFilters(), options, sleep=sleep)
+        with pytest.raises(JobFailedError, match="TIMEOUT"):
+            await jobs.fetch(DAY, _Pages)
+
+    assert waits == [1.0, 2.0, 4.0, 8.0, 8.0]
+
+
+def test_a_first_poll_of_zero_waits_no_longer_than_the_maximum() -> None:
+    """--job-poll 0 0.25: the one-second floor never passes poll_max."""
+    jobs = DetailsJobs(
+        _Unused(), ConversationFilters(), JobOptions(poll_initial=0, poll_max=0.25)
+    )
+
+    waits = [jobs._next_delay(0.0), jobs._next_delay(0.25)]
+
+    assert waits == [0.25, 0.25]
 
 
 async def test_a_cancelled_fetch_still_deletes_its_job() -> None:
