@@ -12,9 +12,12 @@ synchronous query's look-back. One job covers one chunk:
    page comes without a cursor.
 4. ``DELETE .../jobs/{id}`` whatever happened (best effort, bounded in time).
 
-A FAILED or EXPIRED job (or one whose results vanish midway) is resubmitted
-up to ``resubmits`` times with a fresh sink, so nothing of a lost attempt is
-kept. A job that failed because its results are too many is not resubmitted:
+A FAILED or EXPIRED job (or one whose results vanish midway: a results page
+answered 404, or 400 while the job's status no longer says FULFILLED) is
+resubmitted up to ``resubmits`` times with a fresh sink, so nothing of a lost
+attempt is kept. Any other refused results page (a page size over the
+server's maximum, a bad cursor) fails at once with the server's message.
+A job that failed because its results are too many is not resubmitted:
 ``JobFailedError.too_many_results`` tells the caller to split the chunk.
 
 Jobs match by plain overlap: a conversation that started before the chunk but
@@ -201,7 +204,8 @@ class DetailsJobs:
         Raises:
             JobFailedError: the job failed every attempt, or failed because its
                 results are too many (``too_many_results``; not resubmitted).
-            GenesysError: a request failed for good (a refused submit, say).
+            GenesysError: a request failed for good (a refused submit or
+                results page, say).
         """
         async with self._slots:
             attempts = self.options.resubmits + 1
@@ -287,14 +291,41 @@ class DetailsJobs:
                     "GET", path, params=params, interval=str(interval)
                 )
             except QueryRejectedError as exc:
-                # Expired or removed between the status and the results.
-                raise JobFailedError(str(interval), "LOST", exc.message) from exc
+                gone = await self._gone(job_id, interval, exc)
+                if gone is None:
+                    # The job is still there: the page itself was refused
+                    # (its size, its cursor), which no resubmit can fix.
+                    raise
+                raise JobFailedError(str(interval), "LOST", gone) from exc
             reply = reply if isinstance(reply, dict) else {}
             sink.add(list(reply.get("conversations") or []))
             following = reply.get("cursor")
             if not following or following == cursor:
                 return
             cursor = str(following)
+
+    async def _gone(
+        self, job_id: str, interval: Interval, refusal: QueryRejectedError
+    ) -> str | None:
+        """Why a refused results page means the job is gone; None if it is not.
+
+        A 404 is a job removed; a 400 is one whose results expired only when
+        the job's status no longer says FULFILLED, so the status is read again.
+        """
+        if refusal.status == 404:
+            return refusal.message
+        if refusal.status != 400:
+            return None
+        try:
+            status = await self._client.request(
+                "GET", f"{DETAILS_JOBS_PATH}/{job_id}", interval=str(interval)
+            )
+        except QueryRejectedError as exc:
+            return exc.message if exc.status == 404 else None
+        state = str((status or {}).get("state", "")).upper()
+        if state == "FULFILLED":
+            return None
+        return f"{refusal.message.rstrip('.')} (the job is now {state or 'unknown'})"
 
     async def _delete(self, job_id: str) -> None:
         """Remove the job from the server; failures are logged, not raised."""

@@ -21,7 +21,7 @@ from genesys_async._queries import ConversationFilters
 from genesys_async.simulator._cli import config_from_args, configure_parser
 from genesys_async.simulator._config import JobsConfig
 
-from .conftest import START, SteppingClock, config, connected
+from .conftest import START, SteppingClock, config, connected, submits
 
 DAY = Interval.of(START + timedelta(days=2), START + timedelta(days=3))
 
@@ -229,6 +229,56 @@ async def test_results_leave_out_conversations_started_after_availability() -> N
     assert cutoff == parse_instant(format_instant(available))
     assert max(started) < cutoff
     assert wanted <= {r["conversationId"] for r in sink.records}
+
+
+class _ManualClock:
+    """Monotonic seconds that move only when a test moves them."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_results_that_expire_mid_paging_are_fetched_again_by_a_new_job() -> None:
+    """The first attempt's results expire after its first page: a resubmit works."""
+    clock = _ManualClock()
+    made: list[_Pages] = []
+
+    class _ExpiringAfterOnePage(_Pages):
+        def add(self, records: list[dict[str, Any]]) -> None:
+            super().add(records)
+            if len(made) == 1:
+                clock.now += 120  # past results_ttl_s: the job turns EXPIRED
+
+    def new_sink() -> _Pages:
+        made.append(_ExpiringAfterOnePage())
+        return made[-1]
+
+    settings = config(jobs=JobsConfig(results_ttl_s=60))
+    async with connected(settings, clock=clock) as (simulator, client):
+        options = JobOptions(poll_initial=0, poll_max=0, page_size=20)
+        sink = await DetailsJobs(client, ConversationFilters(), options).fetch(
+            DAY, new_sink
+        )
+        whole = await _job_ids(client, {"interval": str(DAY)}, page_size=1000)
+
+    assert (len(made), made[0].discarded, submits(simulator)) == (2, True, 3)
+    assert whole == [r["conversationId"] for r in sink.records]
+
+
+async def test_a_results_page_size_over_the_maximum_fails_at_once_saying_so() -> None:
+    """A client mistake is not a lost job: no resubmit, the server's message."""
+    settings = config(jobs=JobsConfig(max_page_size=100))
+    async with connected(settings) as (simulator, client):
+        options = JobOptions(poll_initial=0, poll_max=0, page_size=500, resubmits=2)
+        jobs = DetailsJobs(client, ConversationFilters(), options)
+        with pytest.raises(QueryRejectedError) as caught:
+            await jobs.fetch(DAY, _Pages)
+
+    assert (caught.value.status, submits(simulator)) == (400, 1)
+    assert "pageSize must be between 1 and 100" in str(caught.value)
 
 
 async def test_too_many_results_is_told_apart_from_other_failures() -> None:
