@@ -12,12 +12,14 @@ synchronous query's look-back. One job covers one chunk:
    page comes without a cursor.
 4. ``DELETE .../jobs/{id}`` whatever happened (best effort, bounded in time).
 
-A FAILED or EXPIRED job (or one whose results vanish midway: a results page
-answered 404, or 400 while the job's status no longer says FULFILLED) is
-resubmitted up to ``resubmits`` times with a fresh sink, so nothing of a lost
-attempt is kept. Any other refused results page (a page size over the
-server's maximum, a bad cursor) fails at once with the server's message.
-A job that failed because its results are too many is not resubmitted:
+A FAILED, EXPIRED or TIMEOUT job (or one whose results vanish midway, LOST: a
+results page answered 404, or 400 while the job's status no longer says
+FULFILLED) is resubmitted up to ``resubmits`` times with a fresh sink, so
+nothing of a lost attempt is kept; one that ends EXPIRED or LOST every time is
+fetched once more as two jobs, one per half of its chunk. Any other refused
+results page (a page size over the server's maximum, a bad cursor) fails at
+once with the server's message. A job that failed because its results are too
+many is not resubmitted:
 ``JobFailedError.too_many_results`` tells the caller to split the chunk.
 
 Jobs match by plain overlap: a conversation that started before the chunk but
@@ -66,6 +68,11 @@ _RUNNING = frozenset({"QUEUED", "PENDING"})
 # The shortest wait after the first status check when poll_initial is 0 but
 # poll_max is not: doubling 0 would stay 0 and poll a job without a pause.
 _POLL_FLOOR_S = 1.0
+# States that say nothing against the chunk itself (its results were kept
+# too briefly or went missing): after every resubmit, its halves get one try.
+_SPLIT_ONCE = frozenset({"EXPIRED", "LOST"})
+# The shortest half of such a split, ms.
+_HALF_MS = 1000
 # A DELETE is cleanup: it must not hold up a failing export for long.
 _DELETE_TIMEOUT_S = 30.0
 
@@ -120,7 +127,7 @@ class PageSink(Protocol):
     """Where one attempt of a job puts its result pages."""
 
     def add(self, records: list[dict[str, Any]]) -> None:
-        """Take one page of records, in order."""
+        """Take one page of records, in order; a record may come again."""
 
     def discard(self) -> None:
         """Drop everything taken: the attempt failed."""
@@ -201,36 +208,80 @@ class DetailsJobs:
             interval: the chunk.
             new_sink: makes an empty sink for each attempt.
 
+        A job that ends EXPIRED or LOST on every attempt is fetched once more
+        as two jobs, one per half of ``interval``, into one sink per attempt
+        (so a sink may get a conversation twice: both halves overlap it).
+
         Raises:
-            JobFailedError: the job failed every attempt, or failed because its
-                results are too many (``too_many_results``; not resubmitted).
+            JobFailedError: the job failed every attempt (and, when EXPIRED or
+                LOST, so did its halves), or failed because its results are
+                too many (``too_many_results``; not resubmitted).
             GenesysError: a request failed for good (a refused submit or
                 results page, say).
         """
         async with self._slots:
-            attempts = self.options.resubmits + 1
-            for attempt in range(1, attempts + 1):
-                sink = new_sink()
-                try:
-                    await self._run_once(interval, sink)
-                except JobFailedError as exc:
-                    sink.discard()
-                    if exc.too_many_results or attempt == attempts:
-                        raise JobFailedError(
-                            exc.interval, exc.state, exc.message, attempt
-                        ) from None
-                    logger.info(
-                        "job for %s ended %s; submitting again (%d/%d)",
-                        interval,
-                        exc.state,
-                        attempt,
-                        self.options.resubmits,
-                    )
-                    continue
-                except BaseException:
-                    sink.discard()
+            try:
+                return await self._attempts((interval,), new_sink)
+            except JobFailedError as exc:
+                if exc.state not in _SPLIT_ONCE or not interval.can_split(_HALF_MS):
                     raise
-                return sink
+                whole = exc
+            halves = interval.halves()
+            logger.info(
+                "job for %s ended %s after every resubmit; fetching it in halves",
+                interval,
+                whole.state,
+            )
+            try:
+                return await self._attempts(halves, new_sink)
+            except JobFailedError as exc:
+                attempts = whole.attempts + exc.attempts
+                if exc.too_many_results:
+                    # The export splits the chunk itself: say it of the chunk.
+                    message = exc.message
+                else:
+                    why = f": {exc.message}" if exc.message else ""
+                    message = (
+                        f"{whole.message or whole.state}; in halves too, the job"
+                        f" for {exc.interval} ended {exc.state}{why}"
+                    )
+                raise JobFailedError(
+                    str(interval), exc.state, message, attempts
+                ) from None
+
+    async def _attempts(
+        self, pieces: tuple[Interval, ...], new_sink: Callable[[], Sink]
+    ) -> Sink:
+        """A job per piece, all into one sink; resubmitted together on failure.
+
+        Raises:
+            JobFailedError: of the piece that failed, on the last attempt or
+                at once when its results are too many.
+        """
+        attempts = self.options.resubmits + 1
+        for attempt in range(1, attempts + 1):
+            sink = new_sink()
+            try:
+                for piece in pieces:
+                    await self._run_once(piece, sink)
+            except JobFailedError as exc:
+                sink.discard()
+                if exc.too_many_results or attempt == attempts:
+                    raise JobFailedError(
+                        exc.interval, exc.state, exc.message, attempt
+                    ) from None
+                logger.info(
+                    "job for %s ended %s; submitting again (%d/%d)",
+                    exc.interval,
+                    exc.state,
+                    attempt,
+                    self.options.resubmits,
+                )
+                continue
+            except BaseException:
+                sink.discard()
+                raise
+            return sink
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _run_once(self, interval: Interval, sink: PageSink) -> None:

@@ -268,6 +268,54 @@ async def test_results_that_expire_mid_paging_are_fetched_again_by_a_new_job() -
     assert whole == [r["conversationId"] for r in sink.records]
 
 
+async def test_a_failed_job_is_not_split_after_its_resubmits() -> None:
+    """FAILED says nothing about the chunk's size: no halves, the failure."""
+    settings = config(jobs=JobsConfig(fail_first=100))
+    async with connected(settings) as (simulator, client):
+        options = JobOptions(poll_initial=0, poll_max=0, resubmits=1)
+        jobs = DetailsJobs(client, ConversationFilters(), options)
+        with pytest.raises(JobFailedError) as caught:
+            await jobs.fetch(DAY, _Pages)
+
+    assert (caught.value.state, caught.value.attempts, submits(simulator)) == (
+        "FAILED",
+        2,
+        2,
+    )
+
+
+async def test_a_job_lost_every_attempt_is_fetched_in_halves_into_one_sink() -> None:
+    """Results expiring mid-paging each time: the halves hold the same records."""
+    clock = _ManualClock()
+    made: list[_Pages] = []
+
+    class _ExpiringTwice(_Pages):
+        def add(self, records: list[dict[str, Any]]) -> None:
+            super().add(records)
+            if len(made) <= 2:
+                clock.now += 120  # past results_ttl_s: the job turns EXPIRED
+
+    def new_sink() -> _Pages:
+        made.append(_ExpiringTwice())
+        return made[-1]
+
+    settings = config(jobs=JobsConfig(results_ttl_s=60))
+    async with connected(settings, clock=clock) as (simulator, client):
+        options = JobOptions(poll_initial=0, poll_max=0, page_size=20, resubmits=1)
+        sink = await DetailsJobs(client, ConversationFilters(), options).fetch(
+            DAY, new_sink
+        )
+        halved = submits(simulator)
+        whole = await _job_ids(client, {"interval": str(DAY)}, page_size=1000)
+
+    assert (len(made), [m.discarded for m in made], halved) == (
+        3,
+        [True, True, False],
+        4,
+    )
+    assert set(whole) == {r["conversationId"] for r in sink.records}
+
+
 async def test_a_results_page_size_over_the_maximum_fails_at_once_saying_so() -> None:
     """A client mistake is not a lost job: no resubmit, the server's message."""
     settings = config(jobs=JobsConfig(max_page_size=100))

@@ -91,6 +91,43 @@ async def test_a_job_failing_every_attempt_fails_naming_its_interval(
     assert not out.exists()
 
 
+async def test_a_job_expiring_every_attempt_is_fetched_in_halves_and_stays_exact(
+    tmp_path: Path,
+) -> None:
+    """Two EXPIRED attempts of the first chunk, then its two halves: exact."""
+    out = tmp_path / "out.ndjson"
+    settings = config(jobs=JobsConfig(expire_first=2))
+    options = replace(FAST, max_jobs=1, resubmits=1)
+    async with connected(settings) as (simulator, client):
+        report = await export_conversations(
+            client, START, END, out, api="jobs", jobs=options
+        )
+
+        assert_exact(read_lines(out), simulator, START, END)
+        # 3 chunks, 2 expired attempts of the first, then its 2 halves.
+        assert (report.chunks, submits(simulator)) == (3, 3 - 1 + 2 + 2)
+
+
+async def test_halves_that_expire_too_fail_the_export_saying_so(
+    tmp_path: Path,
+) -> None:
+    """The split is tried once: halves failing every attempt end the export."""
+    out = tmp_path / "out.ndjson"
+    settings = config(jobs=JobsConfig(expire_first=100))
+    options = replace(FAST, max_jobs=1, resubmits=1)
+    async with connected(settings) as (simulator, client):
+        with pytest.raises(JobFailedError) as caught:
+            await export_conversations(
+                client, START, END, out, api="jobs", jobs=options
+            )
+
+        assert submits(simulator) == 2 + 2
+    first_chunk = str(Interval.of(START, START + timedelta(days=7)))
+    assert (caught.value.interval, caught.value.state) == (first_chunk, "EXPIRED")
+    assert (caught.value.attempts, "in halves too" in str(caught.value)) == (4, True)
+    assert not out.exists()
+
+
 async def test_client_keeps_to_max_jobs_so_the_server_limit_is_not_met(
     tmp_path: Path,
 ) -> None:
