@@ -21,9 +21,18 @@ from genesys_async._queries import ConversationFilters
 from genesys_async.simulator._cli import config_from_args, configure_parser
 from genesys_async.simulator._config import JobsConfig
 
-from .conftest import START, SteppingClock, config, connected, submits
+from .conftest import (
+    START,
+    SteppingClock,
+    attributes,
+    config,
+    connected,
+    submits,
+    without_attributes,
+)
 
-DAY = Interval.of(START + timedelta(days=2), START + timedelta(days=3))
+DAY_SPAN = (START + timedelta(days=2), START + timedelta(days=3))
+DAY = Interval.of(*DAY_SPAN)
 
 
 class _Pages:
@@ -186,6 +195,31 @@ async def test_results_come_in_cursor_pages_until_a_page_has_no_cursor() -> None
         whole = await _job_ids(client, body, page_size=1000)
 
     assert small == whole
+
+
+async def test_job_records_carry_participant_attributes_the_query_lacks() -> None:
+    """Customers get a string map, the same for a conversation in every job."""
+    async with connected(config()) as (simulator, client):
+        jobs = DetailsJobs(
+            client, ConversationFilters(), JobOptions(poll_initial=0, poll_max=0)
+        )
+        first = (await jobs.fetch(DAY, _Pages)).records
+        again = (await jobs.fetch(DAY, _Pages)).records
+        queried = {r["conversationId"]: r for r in simulator.records(*DAY_SPAN)}
+
+    maps = [m for record in first for m in attributes(record)]
+    assert len(maps) == len(first)
+    assert all(
+        isinstance(k, str) and isinstance(v, str) for m in maps for k, v in m.items()
+    )
+    assert first == again
+    assert len({m["language"] for m in maps}) > 1
+    assert not any(attributes(record) for record in queried.values())
+    assert all(
+        without_attributes(record) == queried[record["conversationId"]]
+        for record in first
+        if record["conversationId"] in queried
+    )
 
 
 async def test_results_of_a_pending_job_are_refused_with_400() -> None:

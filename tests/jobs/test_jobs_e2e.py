@@ -19,6 +19,7 @@ from .conftest import (
     START,
     SteppingClock,
     assert_exact,
+    attributes,
     config,
     connected,
     read_lines,
@@ -221,9 +222,16 @@ async def test_auto_mode_uses_jobs_before_availability_and_query_after(
             client, START, end, out, api="auto", jobs=FAST
         )
 
-        assert_exact(read_lines(out), simulator, START, end)
+        records = read_lines(out)
+        assert_exact(records, simulator, START, end)
     assert (str(Interval.of(available, end)),) == report.provisional
     assert report.warnings == ()
+    # Job records carry participant attributes; the query's do not.
+    cut = format_instant(available)
+    assert all(
+        bool(attributes(record)) == (record["conversationStart"] < cut)
+        for record in records
+    )
     lines = _chunk_lines(out)
     before = [line for line in lines if line["source"] == "jobs"]
     after = [line for line in lines if line["source"] == "query"]
