@@ -235,6 +235,70 @@ async def test_results_of_a_pending_job_are_refused_with_400() -> None:
     assert (caught.value.status, "PENDING" in caught.value.message) == (400, True)
 
 
+async def test_a_job_is_queued_then_pending_then_fulfilled_on_the_clock() -> None:
+    """queued_s then pending_s of simulator time; dates only once it ends."""
+    clock = _ManualClock()
+    settings = config(jobs=JobsConfig(queued_s=10, pending_s=20))
+    async with connected(settings, clock=clock) as (_, client):
+        job = await client.request(
+            "POST", DETAILS_JOBS_PATH, json={"interval": str(DAY)}
+        )
+        path = f"{DETAILS_JOBS_PATH}/{job['jobId']}"
+        seen = []
+        for step in (0, 9, 2, 18, 1):
+            clock.now += step
+            status = await client.request("GET", path)
+            seen.append((status["state"], "completionDate" in status))
+
+    assert seen == [
+        ("QUEUED", False),
+        ("QUEUED", False),
+        ("PENDING", False),
+        ("PENDING", False),
+        ("FULFILLED", True),
+    ]
+
+
+async def test_expire_rate_ends_that_share_of_jobs_expired_by_seed() -> None:
+    """A seeded coin per job: some EXPIRED, the rest FULFILLED, none FAILED."""
+
+    async def states(seed: int) -> list[str]:
+        settings = config(jobs=JobsConfig(expire_rate=0.5, seed=seed))
+        async with connected(settings) as (_, client):
+            found = []
+            for _ in range(20):
+                job = await client.request(
+                    "POST", DETAILS_JOBS_PATH, json={"interval": str(DAY)}
+                )
+                path = f"{DETAILS_JOBS_PATH}/{job['jobId']}"
+                found.append((await client.request("GET", path))["state"])
+            return found
+
+    first, again = await states(seed=3), await states(seed=3)
+
+    assert first == again
+    assert set(first) == {"EXPIRED", "FULFILLED"}
+
+
+async def test_a_results_page_size_over_the_maximum_is_refused_with_400() -> None:
+    """pageSize above max_page_size names the allowed range; the job stays."""
+    settings = config(jobs=JobsConfig(max_page_size=50))
+    async with connected(settings) as (_, client):
+        job = await client.request(
+            "POST", DETAILS_JOBS_PATH, json={"interval": str(DAY)}
+        )
+        path = f"{DETAILS_JOBS_PATH}/{job['jobId']}"
+        with pytest.raises(QueryRejectedError) as caught:
+            await client.request("GET", path + "/results", params={"pageSize": 51})
+        largest = await client.request(
+            "GET", path + "/results", params={"pageSize": 50}
+        )
+
+    assert (caught.value.status, caught.value.code) == (400, "bad.request")
+    assert "pageSize must be between 1 and 50" in caught.value.message
+    assert len(largest["conversations"]) == 50
+
+
 async def test_a_deleted_job_is_not_found() -> None:
     """DELETE forgets the job: its status is then a 404."""
     async with connected(config()) as (_, client):
