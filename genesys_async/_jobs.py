@@ -204,13 +204,13 @@ class DetailsJobs:
     async def fetch(self, interval: Interval, new_sink: Callable[[], Sink]) -> Sink:
         """Run a job for ``interval``; return the sink of the attempt that worked.
 
-        Args:
-            interval: the chunk.
-            new_sink: makes an empty sink for each attempt.
-
         A job that ends EXPIRED or LOST on every attempt is fetched once more
         as two jobs, one per half of ``interval``, into one sink per attempt
         (so a sink may get a conversation twice: both halves overlap it).
+
+        Args:
+            interval: the chunk.
+            new_sink: makes an empty sink for each attempt.
 
         Raises:
             JobFailedError: the job failed every attempt (and, when EXPIRED or
@@ -241,9 +241,10 @@ class DetailsJobs:
                     message = exc.message
                 else:
                     why = f": {exc.message}" if exc.message else ""
+                    before = f"{whole.message}; " if whole.message else ""
                     message = (
-                        f"{whole.message or whole.state}; in halves too, the job"
-                        f" for {exc.interval} ended {exc.state}{why}"
+                        f"{before}in halves too, the job for {exc.interval}"
+                        f" ended {exc.state}{why}"
                     )
                 raise JobFailedError(
                     str(interval), exc.state, message, attempts
