@@ -9,10 +9,13 @@ export equals what one query over the whole range would return.
 
 Chunks go through a bounded pool of workers that share the client, so its one
 limiter and retry policy apply. A chunk the server refuses as too long or as
-too many buckets (a 400) is cut at a bucket boundary, to the limit the message
-names when it names one, and the pieces go back on the queue; later chunks
-are cut to a learned limit before they are sent. Replies are merged so every
-(group, bucket) appears once, with any repeated bucket's stats combined.
+too many buckets (a 400), or that still times out (504) after the retries, is
+cut at a bucket boundary, to the limit the message names when it names one,
+and the pieces go back on the queue; later chunks are cut to a learned limit
+before they are sent. A single bucket so refused (a Berlin October is 31 days
+and an hour) is queried in parts, each answering one bucket cut short.
+Replies are merged so every (group, bucket) appears once, with the stats of
+its parts or repeats combined.
 """
 
 from __future__ import annotations
@@ -36,11 +39,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 
 from ._errors import (
+    ApiError,
     ChunkTooSmallError,
     ConfigurationError,
     IntervalTooLongError,
     OutputError,
     QueryRejectedError,
+    ServerError,
 )
 from ._http import Requester
 from ._intervals import check_range, format_ms, from_ms, parse_instant, to_ms
@@ -71,6 +76,8 @@ _BUCKET_LIMIT_RE = re.compile(
     r"(?:maximum\s+of|at\s+most|max(?:imum)?:?|limit\s+of)\s+(\d[\d,.]*)\s+buckets?",
     re.IGNORECASE,
 )
+# The shortest part of a bucket queried in parts: the API's smallest bucket.
+_MIN_PART_MS = 60_000
 # Stats that lead a CSV row, in this order; any other stat follows, sorted.
 _STAT_ORDER = ("count", "sum", "min", "max")
 
@@ -171,10 +178,18 @@ class AggregatesReport:
 
 @dataclass(frozen=True)
 class _Chunk:
-    """Buckets ``first`` to ``last`` (excluded) of the grid."""
+    """Buckets ``first`` to ``last`` (excluded) of the grid, or part of one.
+
+    Args:
+        first: the first bucket's index.
+        last: the index after the last bucket.
+        part: for a part of bucket ``first`` (``last`` is then ``first + 1``),
+            its start and end, epoch ms; None for whole buckets.
+    """
 
     first: int
     last: int
+    part: tuple[int, int] | None = None
 
 
 @dataclass
@@ -249,33 +264,43 @@ class _Run:
 
     def _pieces_now(self, chunk: _Chunk) -> list[_Chunk]:
         """The chunk cut to the limits learned since it was planned."""
+        if chunk.part is not None:
+            return self._parts(chunk.first, *chunk.part)
         return self._plan(chunk.first, chunk.last)
 
     async def _fetch(self, chunk: _Chunk, queue: asyncio.Queue[_Chunk]) -> None:
         interval = self._interval(chunk)
         body = {**self.body, "interval": interval}
+        refusal: ApiError
         try:
             reply = await self.client.request(
                 "POST", AGGREGATES_QUERY_PATH, json=body, interval=interval
             )
-        except QueryRejectedError as refusal:
-            if not self._learn(refusal):
+        except QueryRejectedError as exc:
+            if not self._learn(exc):
                 raise
-            pieces = self._split(chunk, refusal)
-            self.splits += 1
-            logger.info(
-                "aggregates chunk %s refused (%s); cut into %d",
-                interval,
-                refusal.message,
-                len(pieces),
-            )
-            for piece in pieces:
-                queue.put_nowait(piece)
+            refusal = exc
+        except ServerError as exc:
+            # Only a timeout says "too big"; other 5xx outlived their retries.
+            if exc.status != 504:
+                raise
+            refusal = exc
+        else:
+            self._merge(reply, chunk)
+            self.chunks += 1
+            logger.debug("aggregates chunk %s done", interval)
             return
 
-        self._merge(reply)
-        self.chunks += 1
-        logger.debug("aggregates chunk %s done", interval)
+        pieces = self._split(chunk, refusal)
+        self.splits += 1
+        logger.info(
+            "aggregates chunk %s refused (%s); cut into %d",
+            interval,
+            refusal.message,
+            len(pieces),
+        )
+        for piece in pieces:
+            queue.put_nowait(piece)
 
     def _learn(self, refusal: QueryRejectedError) -> bool:
         """Take a limit from a refusal; False when it is not a size refusal."""
@@ -292,9 +317,21 @@ class _Run:
                 self.max_buckets = min(self.max_buckets or limit, limit)
         return True
 
-    def _split(self, chunk: _Chunk, refusal: QueryRejectedError) -> list[_Chunk]:
+    def _split(self, chunk: _Chunk, refusal: ApiError) -> list[_Chunk]:
         if chunk.last - chunk.first < 2:
-            raise ChunkTooSmallError(self._interval(chunk), refusal)
+            start, end = chunk.part or self.edges[chunk.first : chunk.first + 2]
+            if end - start < 2 * _MIN_PART_MS:
+                raise ChunkTooSmallError(self._interval(chunk), refusal)
+            parts = self._parts(chunk.first, start, end)
+            if len(parts) > 1:
+                return parts
+            middle = start + (end - start) // 2
+            # A cut on a whole minute keeps the parts' names readable.
+            cut = max(start + _MIN_PART_MS, middle - middle % _MIN_PART_MS)
+            return [
+                _Chunk(chunk.first, chunk.last, (start, cut)),
+                _Chunk(chunk.first, chunk.last, (cut, end)),
+            ]
         pieces = self._plan(chunk.first, chunk.last)
         if len(pieces) > 1:
             return pieces
@@ -318,12 +355,28 @@ class _Run:
             start = end
         return chunks
 
+    def _parts(self, bucket: int, start: int, end: int) -> list[_Chunk]:
+        """Cut ``[start, end)`` of one bucket into parts within the known limit."""
+        parts = []
+        while start < end:
+            following = min(end, start + max(self.max_ms, _MIN_PART_MS))
+            parts.append(_Chunk(bucket, bucket + 1, (start, following)))
+            start = following
+        return parts
+
     def _interval(self, chunk: _Chunk) -> str:
+        if chunk.part is not None:
+            return format_ms(chunk.part[0]) + "/" + format_ms(chunk.part[1])
         return (
             format_ms(self.edges[chunk.first]) + "/" + format_ms(self.edges[chunk.last])
         )
 
-    def _merge(self, reply: Any) -> None:
+    def _merge(self, reply: Any, chunk: _Chunk) -> None:
+        # A part's reply holds its bucket cut short: label it as the whole
+        # bucket, so the parts' stats combine into one entry.
+        whole = None
+        if chunk.part is not None:
+            whole = self._interval(_Chunk(chunk.first, chunk.last))
         results = reply.get("results") if isinstance(reply, dict) else None
         for result in results or []:
             group = result.get("group") or {}
@@ -334,6 +387,8 @@ class _Run:
                     {k: v for k, v in result.items() if k != "data"}
                 )
             for entry in result.get("data") or []:
+                if whole is not None:
+                    entry = {**entry, "interval": whole}
                 start_ms = parse_instant(str(entry["interval"]).split("/")[0])
                 held = merged.buckets.get(start_ms)
                 if held is None:
@@ -407,7 +462,8 @@ async def query_aggregates(
 
     Raises:
         ConfigurationError: bad range, metrics, granularity or time zone.
-        ChunkTooSmallError: the server refused a single bucket as too big.
+        ChunkTooSmallError: the server refused a part of a bucket under two
+            minutes long as too big (a refused bucket is queried in parts).
         ApiError: any other refusal (a subclass).
     """
     run = _prepare(

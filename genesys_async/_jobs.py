@@ -5,15 +5,21 @@ synchronous query's look-back. One job covers one chunk:
 
 1. ``POST .../details/jobs`` with the chunk's interval -> ``jobId``.
 2. ``GET .../jobs/{id}`` until the state is no longer QUEUED or PENDING,
-   checking at once, then after ``poll_initial`` seconds, then twice as long
-   each time up to ``poll_max`` (never a busy loop).
+   checking at once, then after ``poll_initial`` seconds (at least a second,
+   or ``poll_max`` if shorter), then twice as long each time up to
+   ``poll_max`` (never a busy loop), giving up after ``max_wait`` seconds.
 3. ``GET .../jobs/{id}/results?cursor=`` page after page into a sink, until a
    page comes without a cursor.
 4. ``DELETE .../jobs/{id}`` whatever happened (best effort, bounded in time).
 
-A FAILED or EXPIRED job (or one whose results vanish midway) is resubmitted
-up to ``resubmits`` times with a fresh sink, so nothing of a lost attempt is
-kept. A job that failed because its results are too many is not resubmitted:
+A FAILED, EXPIRED or TIMEOUT job (or one whose results vanish midway, LOST: a
+results page answered 404, or 400 while the job's status no longer says
+FULFILLED) is resubmitted up to ``resubmits`` times with a fresh sink, so
+nothing of a lost attempt is kept; one that ends EXPIRED or LOST every time is
+fetched once more as two jobs, one per half of its chunk. Any other refused
+results page (a page size over the server's maximum, a bad cursor) fails at
+once with the server's message. A job that failed because its results are too
+many is not resubmitted:
 ``JobFailedError.too_many_results`` tells the caller to split the chunk.
 
 Jobs match by plain overlap: a conversation that started before the chunk but
@@ -59,8 +65,14 @@ DETAILS_JOBS_PATH = "/api/v2/analytics/conversations/details/jobs"
 ApiMode = Literal["query", "jobs", "auto"]
 
 _RUNNING = frozenset({"QUEUED", "PENDING"})
-# "The job's results exceed the maximum of 100000 conversations", "too many
-# results": any wording that says the job held more than it may.
+# The shortest wait after the first status check when poll_initial is 0 but
+# poll_max is not: doubling 0 would stay 0 and poll a job without a pause.
+_POLL_FLOOR_S = 1.0
+# States that say nothing against the chunk itself (its results were kept
+# too briefly or went missing): after every resubmit, its halves get one try.
+_SPLIT_ONCE = frozenset({"EXPIRED", "LOST"})
+# The shortest half of such a split, ms.
+_HALF_MS = 1000
 # A DELETE is cleanup: it must not hold up a failing export for long.
 _DELETE_TIMEOUT_S = 30.0
 
@@ -72,8 +84,11 @@ class JobOptions:
     Args:
         max_jobs: jobs in flight at once, at most.
         poll_initial: seconds between the first two status checks of a job
-            (the first is at once); 0 never waits (for tests).
-        poll_max: the longest wait between two status checks, seconds.
+            (the first is at once); 0 means one second, or ``poll_max`` if
+            that is shorter.
+        poll_max: the longest wait between two status checks, seconds; 0
+            (with ``poll_initial`` 0) never waits, which only suits tests
+            whose server clock moves by itself.
         page_size: results per page (1000 is what the API is used with).
         resubmits: how many times a FAILED or EXPIRED job is submitted again
             before the export fails.
@@ -112,7 +127,7 @@ class PageSink(Protocol):
     """Where one attempt of a job puts its result pages."""
 
     def add(self, records: list[dict[str, Any]]) -> None:
-        """Take one page of records, in order."""
+        """Take one page of records, in order; a record may come again."""
 
     def discard(self) -> None:
         """Drop everything taken: the attempt failed."""
@@ -189,39 +204,85 @@ class DetailsJobs:
     async def fetch(self, interval: Interval, new_sink: Callable[[], Sink]) -> Sink:
         """Run a job for ``interval``; return the sink of the attempt that worked.
 
+        A job that ends EXPIRED or LOST on every attempt is fetched once more
+        as two jobs, one per half of ``interval``, into one sink per attempt
+        (so a sink may get a conversation twice: both halves overlap it).
+
         Args:
             interval: the chunk.
             new_sink: makes an empty sink for each attempt.
 
         Raises:
-            JobFailedError: the job failed every attempt, or failed because its
-                results are too many (``too_many_results``; not resubmitted).
-            GenesysError: a request failed for good (a refused submit, say).
+            JobFailedError: the job failed every attempt (and, when EXPIRED or
+                LOST, so did its halves), or failed because its results are
+                too many (``too_many_results``; not resubmitted).
+            GenesysError: a request failed for good (a refused submit or
+                results page, say).
         """
         async with self._slots:
-            attempts = self.options.resubmits + 1
-            for attempt in range(1, attempts + 1):
-                sink = new_sink()
-                try:
-                    await self._run_once(interval, sink)
-                except JobFailedError as exc:
-                    sink.discard()
-                    if exc.too_many_results or attempt == attempts:
-                        raise JobFailedError(
-                            exc.interval, exc.state, exc.message, attempt
-                        ) from None
-                    logger.info(
-                        "job for %s ended %s; submitting again (%d/%d)",
-                        interval,
-                        exc.state,
-                        attempt,
-                        self.options.resubmits,
-                    )
-                    continue
-                except BaseException:
-                    sink.discard()
+            try:
+                return await self._attempts((interval,), new_sink)
+            except JobFailedError as exc:
+                if exc.state not in _SPLIT_ONCE or not interval.can_split(_HALF_MS):
                     raise
-                return sink
+                whole = exc
+            halves = interval.halves()
+            logger.info(
+                "job for %s ended %s after every resubmit; fetching it in halves",
+                interval,
+                whole.state,
+            )
+            try:
+                return await self._attempts(halves, new_sink)
+            except JobFailedError as exc:
+                attempts = whole.attempts + exc.attempts
+                if exc.too_many_results:
+                    # The export splits the chunk itself: say it of the chunk.
+                    message = exc.message
+                else:
+                    why = f": {exc.message}" if exc.message else ""
+                    before = f"{whole.message}; " if whole.message else ""
+                    message = (
+                        f"{before}in halves too, the job for {exc.interval}"
+                        f" ended {exc.state}{why}"
+                    )
+                raise JobFailedError(
+                    str(interval), exc.state, message, attempts
+                ) from None
+
+    async def _attempts(
+        self, pieces: tuple[Interval, ...], new_sink: Callable[[], Sink]
+    ) -> Sink:
+        """A job per piece, all into one sink; resubmitted together on failure.
+
+        Raises:
+            JobFailedError: of the piece that failed, on the last attempt or
+                at once when its results are too many.
+        """
+        attempts = self.options.resubmits + 1
+        for attempt in range(1, attempts + 1):
+            sink = new_sink()
+            try:
+                for piece in pieces:
+                    await self._run_once(piece, sink)
+            except JobFailedError as exc:
+                sink.discard()
+                if exc.too_many_results or attempt == attempts:
+                    raise JobFailedError(
+                        exc.interval, exc.state, exc.message, attempt
+                    ) from None
+                logger.info(
+                    "job for %s ended %s; submitting again (%d/%d)",
+                    exc.interval,
+                    exc.state,
+                    attempt,
+                    self.options.resubmits,
+                )
+                continue
+            except BaseException:
+                sink.discard()
+                raise
+            return sink
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _run_once(self, interval: Interval, sink: PageSink) -> None:
@@ -261,9 +322,13 @@ class DetailsJobs:
                     "TIMEOUT",
                     f"still {state or 'unknown'} after {waited:g} s of waiting",
                 )
-            delay = min(
-                max(delay * 2, self.options.poll_initial), self.options.poll_max
-            )
+            delay = self._next_delay(delay)
+
+    def _next_delay(self, delay: float) -> float:
+        """The wait before the next status check, after one of ``delay`` s."""
+        options = self.options
+        floor = options.poll_initial or min(_POLL_FLOOR_S, options.poll_max)
+        return min(max(delay * 2, floor), options.poll_max)
 
     async def _page(self, job_id: str, interval: Interval, sink: PageSink) -> None:
         """Read the results page by page until a page has no cursor."""
@@ -278,14 +343,41 @@ class DetailsJobs:
                     "GET", path, params=params, interval=str(interval)
                 )
             except QueryRejectedError as exc:
-                # Expired or removed between the status and the results.
-                raise JobFailedError(str(interval), "LOST", exc.message) from exc
+                gone = await self._gone(job_id, interval, exc)
+                if gone is None:
+                    # The job is still there: the page itself was refused
+                    # (its size, its cursor), which no resubmit can fix.
+                    raise
+                raise JobFailedError(str(interval), "LOST", gone) from exc
             reply = reply if isinstance(reply, dict) else {}
             sink.add(list(reply.get("conversations") or []))
             following = reply.get("cursor")
             if not following or following == cursor:
                 return
             cursor = str(following)
+
+    async def _gone(
+        self, job_id: str, interval: Interval, refusal: QueryRejectedError
+    ) -> str | None:
+        """Why a refused results page means the job is gone; None if it is not.
+
+        A 404 is a job removed; a 400 is one whose results expired only when
+        the job's status no longer says FULFILLED, so the status is read again.
+        """
+        if refusal.status == 404:
+            return refusal.message
+        if refusal.status != 400:
+            return None
+        try:
+            status = await self._client.request(
+                "GET", f"{DETAILS_JOBS_PATH}/{job_id}", interval=str(interval)
+            )
+        except QueryRejectedError as exc:
+            return exc.message if exc.status == 404 else None
+        state = str((status or {}).get("state", "")).upper()
+        if state == "FULFILLED":
+            return None
+        return f"{refusal.message.rstrip('.')} (the job is now {state or 'unknown'})"
 
     async def _delete(self, job_id: str) -> None:
         """Remove the job from the server; failures are logged, not raised."""

@@ -199,6 +199,14 @@ def _add_jobs_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="times a FAILED or EXPIRED job is submitted again (default 2)",
     )
+    jobs.add_argument(
+        "--job-max-wait",
+        type=float,
+        default=6 * 3600.0,
+        metavar="SECONDS",
+        help="seconds to wait for one job to end; a job still QUEUED or PENDING"
+        " then fails as TIMEOUT and is submitted again (default 21600, 6 h)",
+    )
 
 
 def _add_verbosity(parser: argparse.ArgumentParser) -> None:
@@ -427,6 +435,7 @@ async def _export(args: argparse.Namespace) -> int:
             page_size=args.job_page_size,
             resubmits=args.job_resubmits,
             query_reach_days=args.query_reach_days,
+            max_wait=args.job_max_wait,
         )
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from exc

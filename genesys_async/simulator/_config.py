@@ -148,7 +148,7 @@ class JobsConfig:
         results_ttl_s: seconds a FULFILLED job's results are kept before the
             job turns EXPIRED.
         max_page_size: largest results pageSize, and the default one.
-        max_concurrent_jobs: jobs QUEUED or PENDING at once per client; a
+        max_concurrent_jobs: jobs QUEUED or PENDING at once, of any client; a
             submit beyond it answers 429. None disables it.
         max_results: most conversations one job may hold; a job matching more
             ends FAILED with an errorMessage saying so. None disables it.

@@ -9,6 +9,9 @@
   true, which applies the synchronous query's rule (`_query.find_matches`).
 - Results leave out conversations that started at or after the
   `dataAvailabilityDate`, with no error: the real datalake lags the present.
+- Job records are the query's records plus `participants[].attributes` (a
+  string map of participant data, as flows set it) on the customer
+  participant; the synchronous query does not serve attributes.
 - Limits: jobs QUEUED or PENDING at once (429 beyond it); conversations per job
   (the job ends FAILED with an errorMessage naming the maximum; the submit
   itself is accepted, as the real count is known only once the job runs).
@@ -23,6 +26,7 @@ import base64
 import binascii
 import random
 import uuid
+import zlib
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,6 +59,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _RUNNING = ("QUEUED", "PENDING")
 # Fields of an AsyncConversationQuery beyond what the synchronous parser checks.
 _ASYNC_ONLY = ("limit", "startOfDayIntervalMatching")
+# Values of the participant data a customer's flow would set, picked per
+# conversation so every job serves the same attributes for it.
+_LANGUAGES = ("en-US", "de-DE", "fr-FR", "es-ES", "nl-NL")
+_TIERS = ("standard", "silver", "gold")
+_REASONS = ("billing", "order-status", "technical", "cancellation", "other")
 
 
 @dataclass
@@ -228,7 +237,7 @@ class _Jobs:
         chunk = available[offset : offset + page_size]
         reply: dict[str, Any] = {}
         if chunk:
-            reply["conversations"] = [data.record(i) for i in chunk]
+            reply["conversations"] = [_with_attributes(data.record(i)) for i in chunk]
         following = offset + len(chunk)
         if following < len(available):
             reply["cursor"] = _write_cursor(job.job_id, following)
@@ -327,6 +336,22 @@ def _page_size(text: str | None, maximum: int) -> int:
     if not 1 <= size <= maximum:
         raise _bad(f"pageSize must be between 1 and {maximum}", "pageSize")
     return size
+
+
+def _with_attributes(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as jobs serve it: its customer carries participant attributes."""
+    # A hash of the id, not the dataset's generator: the query's records stay
+    # exactly as they were, and the same conversation gets the same values.
+    pick = zlib.crc32(str(record["conversationId"]).encode())
+    for participant in record.get("participants", ()):
+        if participant.get("purpose") == "customer":
+            participant["attributes"] = {
+                "language": _LANGUAGES[pick % len(_LANGUAGES)],
+                "customerTier": _TIERS[(pick >> 8) % len(_TIERS)],
+                "contactReason": _REASONS[(pick >> 16) % len(_REASONS)],
+                "callbackRequested": "true" if pick >> 24 & 1 else "false",
+            }
+    return record
 
 
 def _write_cursor(job_id: str, offset: int) -> str:

@@ -127,6 +127,12 @@ def berlin_day(emit_ms: int) -> int:
     return to_ms(midnight)
 
 
+def berlin_month(emit_ms: int) -> int:
+    """Start of the Berlin calendar month holding the instant."""
+    local = (_EPOCH + timedelta(milliseconds=emit_ms)).astimezone(BERLIN)
+    return to_ms(datetime(local.year, local.month, 1, tzinfo=BERLIN))
+
+
 class Truth:
     """Ground truth and helpers, handed to tests as one fixture."""
 
@@ -137,6 +143,7 @@ class Truth:
     end_ms = to_ms(RANGE_END)
     half_hour = staticmethod(half_hour)
     berlin_day = staticmethod(berlin_day)
+    berlin_month = staticmethod(berlin_month)
     emitted_metrics = staticmethod(emitted_metrics)
     observed = staticmethod(observed_table)
 
@@ -148,9 +155,18 @@ class Truth:
         names: Iterable[str],
         bucket_of: Callable[[int], int],
         metrics: list[Emitted] | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
     ) -> Table:
+        """The table the range (or ``[start_ms, end_ms)``) should give."""
         chosen = self.metrics if metrics is None else metrics
-        return expected_table(chosen, names, bucket_of, self.start_ms, self.end_ms)
+        return expected_table(
+            chosen,
+            names,
+            bucket_of,
+            self.start_ms if start_ms is None else start_ms,
+            self.end_ms if end_ms is None else end_ms,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,12 @@ from genesys_async._aggregates import (
     query_aggregates,
 )
 from genesys_async._errors import (
+    ChunkTooSmallError,
     ConfigurationError,
+    IntervalTooLongError,
     OutputError,
     QueryRejectedError,
+    ServerError,
 )
 from genesys_async.simulator import _aggregates as server
 
@@ -169,6 +172,133 @@ async def test_a_bucket_limit_in_a_refusal_cuts_that_chunk_and_every_later_one()
     assert results == []
     # The first day is refused whole, then both days go in 10-hour pieces.
     assert sizes == [24, 10, 10, 4, 10, 10, 4]
+
+
+def _hourly_counts(interval: str) -> dict[str, Any]:
+    """One count per hour of ``interval``, one bucket per hour."""
+    start, end = (
+        datetime.fromisoformat(p.replace("Z", "+00:00")) for p in interval.split("/")
+    )
+    data = []
+    while start < end:
+        following = start + timedelta(hours=1)
+        data.append(
+            {
+                "interval": f"{start.isoformat()}/{following.isoformat()}",
+                "metrics": [{"metric": "nOffered", "stats": {"count": 1}}],
+            }
+        )
+        start = following
+    return {"results": [{"group": {}, "data": data}]}
+
+
+async def test_a_chunk_that_keeps_timing_out_is_halved_to_the_same_result() -> None:
+    """A 504 after the retries cuts the chunk in two, as the details export does."""
+
+    def answer(interval: str) -> dict[str, Any]:
+        if _hours(interval) > 6:
+            raise ServerError(504, "The request timed out", code="request.timeout")
+        return _hourly_counts(interval)
+
+    api = FakeApi(answer)
+
+    results = await query_aggregates(
+        api,
+        START,
+        START + timedelta(days=1),
+        metrics=["nOffered"],
+        granularity="PT1H",
+        chunk_days=1,
+        concurrency=1,
+    )
+
+    counts = [entry["metrics"][0]["stats"]["count"] for entry in results[0]["data"]]
+    assert counts == [1] * 24
+    assert [_hours(i) for i in api.intervals] == [24, 12, 12, 6, 6, 6, 6]
+
+
+async def test_another_server_error_after_the_retries_fails_without_splitting() -> None:
+    """Only a timeout says the chunk may be too big; a 503 is an outage."""
+
+    def answer(interval: str) -> dict[str, Any]:
+        raise ServerError(503, "Service unavailable", code="service.unavailable")
+
+    api = FakeApi(answer)
+
+    with pytest.raises(ServerError) as caught:
+        await query_aggregates(
+            api,
+            START,
+            START + timedelta(days=1),
+            metrics=["nOffered"],
+            granularity="PT1H",
+            concurrency=1,
+        )
+
+    assert (caught.value.status, len(api.intervals)) == (503, 1)
+
+
+async def test_a_refused_single_bucket_is_asked_in_parts_with_stats_combined() -> None:
+    """A day refused as over 12 hours: two parts, one bucket, stats merged."""
+
+    def answer(interval: str) -> dict[str, Any]:
+        if _hours(interval) > 12:
+            raise IntervalTooLongError(
+                400, "The query interval is too long", code="bad.request"
+            )
+        morning = interval.startswith("2026-10-24T00")
+        stats = _stat(2, 10, 1, 8) if morning else _stat(3, 30, 2, 20)
+        return {
+            "results": [
+                {
+                    "group": {"queueId": "q"},
+                    "data": [{"interval": interval, "metrics": [stats]}],
+                }
+            ]
+        }
+
+    api = FakeApi(answer)
+
+    results = await query_aggregates(
+        api,
+        START,
+        START + timedelta(days=1),
+        metrics=["tHandle"],
+        granularity="P1D",
+        concurrency=1,
+    )
+
+    day = "2026-10-24T00:00:00.000Z/2026-10-25T00:00:00.000Z"
+    expected = [
+        {
+            "group": {"queueId": "q"},
+            "data": [{"interval": day, "metrics": [_stat(5, 40, 1, 20)]}],
+        }
+    ]
+    assert expected == results
+    assert [_hours(i) for i in api.intervals] == [24, 12, 12]
+
+
+async def test_a_part_of_a_bucket_under_two_minutes_is_too_small_to_split() -> None:
+    """Parts halve down to whole minutes; a refused minute fails naming it."""
+
+    def answer(interval: str) -> dict[str, Any]:
+        raise ServerError(504, "The request timed out", code="request.timeout")
+
+    api = FakeApi(answer)
+
+    with pytest.raises(ChunkTooSmallError) as caught:
+        await query_aggregates(
+            api,
+            START,
+            START + timedelta(minutes=2),
+            metrics=["nOffered"],
+            granularity="PT2M",
+            concurrency=1,
+        )
+
+    assert caught.value.interval == "2026-10-24T00:00:00.000Z/2026-10-24T00:01:00.000Z"
+    assert len(api.intervals) == 2
 
 
 def _hours(interval: str) -> float:

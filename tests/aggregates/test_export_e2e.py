@@ -5,18 +5,21 @@ of DST in Europe/Berlin, however the server splits or fails the queries."""
 from __future__ import annotations
 
 import csv
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
 
 from genesys_async._aggregates import export_aggregates, query_aggregates
-from genesys_async._errors import ChunkTooSmallError, QueryRejectedError
+from genesys_async._errors import QueryRejectedError
 from genesys_async._export import conversation_details
 from genesys_async.simulator import FaultConfig
 from genesys_async.simulator._config import AggregatesConfig
 
+BERLIN = ZoneInfo("Europe/Berlin")
 METRICS = ["nOffered", "nConnected", "tAnswered", "tAbandon", "tTalk", "tHeld"]
 METRICS += ["tAcw", "tHandle", "tAlert", "tWait"]
 
@@ -78,8 +81,6 @@ async def test_berlin_days_are_23_24_25_hours_and_hold_their_local_day(
 
 
 def _hours(interval: str) -> float:
-    from datetime import datetime
-
     start, end = (
         datetime.fromisoformat(part.replace("Z", "+00:00"))
         for part in interval.split("/")
@@ -176,24 +177,101 @@ async def test_csv_has_one_row_per_group_bucket_and_metric_with_a_column_per_sta
     )
 
 
-async def test_a_single_bucket_longer_than_the_interval_limit_fails_naming_it(
+async def test_a_single_bucket_longer_than_the_interval_limit_is_queried_in_parts(
     truth: Any, connect: Any, tmp_path: Path
 ) -> None:
+    """The 25-hour Berlin day over a 1-day limit: parts merged into one bucket."""
     out = tmp_path / "aggregates.ndjson"
-    async with connect(aggregates=AggregatesConfig(max_interval_days=1)) as (_, c):
-        with pytest.raises(ChunkTooSmallError) as caught:
-            await export_aggregates(
-                c,
-                truth.start,
-                truth.end,
-                metrics=["nOffered"],
-                granularity="P1D",
-                time_zone="Europe/Berlin",
-                output=out,
-            )
+    limits = AggregatesConfig(max_interval_days=1)
+    async with connect(aggregates=limits) as (_, client):
+        report = await export_aggregates(
+            client,
+            truth.start,
+            truth.end,
+            metrics=["nOffered", "tHandle"],
+            group_by=["queueId"],
+            granularity="P1D",
+            time_zone="Europe/Berlin",
+            output=out,
+        )
 
-    assert caught.value.interval == "2026-10-24T22:00:00.000Z/2026-10-25T23:00:00.000Z"
-    assert not out.exists()
+    results = _read_ndjson(out)
+    expected = truth.expected(["nOffered", "tHandle"], truth.berlin_day)
+    assert expected == truth.observed(results)
+    long_day = "2026-10-24T22:00:00.000Z/2026-10-25T23:00:00.000Z"
+    assert long_day in {entry["interval"] for r in results for entry in r["data"]}
+    assert report.splits >= 1
+
+
+async def test_a_berlin_october_by_month_is_one_bucket_equal_to_the_details(
+    truth: Any, connect: Any
+) -> None:
+    """P1M over October in Berlin (31 days and an hour) with the default limits.
+
+    The simulator refuses more than 31 days, so the client asks for the
+    month in parts; the details start four days before the data's first
+    metric, so every metric of the month is read from some record.
+    """
+    october = datetime(2026, 10, 1, tzinfo=BERLIN)
+    november = datetime(2026, 11, 1, tzinfo=BERLIN)
+    names = ["nOffered", "tHandle"]
+    async with connect() as (_, client):
+        records = [
+            record
+            async for record in conversation_details(
+                client, truth.config.start, november
+            )
+        ]
+        results = await query_aggregates(
+            client,
+            october,
+            november,
+            metrics=names,
+            group_by=["queueId"],
+            granularity="P1M",
+            time_zone="Europe/Berlin",
+        )
+
+    from_details = truth.emitted_metrics(records)
+    expected = truth.expected(
+        names,
+        truth.berlin_month,
+        from_details,
+        start_ms=_ms(october),
+        end_ms=_ms(november),
+    )
+    assert expected == truth.observed(results)
+    month = "2026-09-30T22:00:00.000Z/2026-10-31T23:00:00.000Z"
+    assert {month} == {entry["interval"] for r in results for entry in r["data"]}
+    assert _handle_extremes(from_details) == _handle_extremes_of(results)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _handle_extremes(metrics: list[Any]) -> dict[str | None, tuple[int, int]]:
+    """Per queue, the shortest and longest tHandle the records carry."""
+    values: dict[str | None, list[int]] = {}
+    for metric in metrics:
+        if metric.name == "tHandle":
+            values.setdefault(metric.queue_id, []).append(metric.value)
+    return {queue: (min(v), max(v)) for queue, v in values.items()}
+
+
+def _handle_extremes_of(
+    results: list[dict[str, Any]],
+) -> dict[str | None, tuple[int, int]]:
+    """Per queue, min and max of tHandle in the (single) bucket."""
+    found = {}
+    for result in results:
+        for entry in result["data"]:
+            for metric in entry["metrics"]:
+                if metric["metric"] == "tHandle":
+                    stats = metric["stats"]
+                    queue = result["group"].get("queueId")
+                    found[queue] = (stats["min"], stats["max"])
+    return found
 
 
 async def test_a_refused_metric_fails_at_once_without_splitting(

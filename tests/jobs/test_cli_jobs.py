@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from genesys_async import cli
 from genesys_async.cli import main
 
 
@@ -79,3 +80,25 @@ def test_query_mode_reads_no_availability(tmp_path: Path) -> None:
 
     assert (code, report["api"], report["data_availability"]) == (0, "query", None)
     assert report["provisional"] == []
+
+
+class _Stopped(Exception):
+    """Raised by a stand-in export once it has seen its arguments."""
+
+
+def test_job_max_wait_reaches_the_job_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--job-max-wait 90: a job still pending after 90 s of waiting fails."""
+    seen: list[Any] = []
+
+    async def export(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["jobs"])
+        raise _Stopped
+
+    monkeypatch.setattr(cli, "export_conversations", export)
+
+    with pytest.raises(_Stopped):
+        _export(tmp_path, "--api", "jobs", "--job-max-wait", "90")
+
+    assert [options.max_wait for options in seen] == [90.0]

@@ -19,6 +19,7 @@ from .conftest import (
     START,
     SteppingClock,
     assert_exact,
+    attributes,
     config,
     connected,
     read_lines,
@@ -88,6 +89,43 @@ async def test_a_job_failing_every_attempt_fails_naming_its_interval(
     first_chunk = str(Interval.of(START, START + timedelta(days=7)))
     assert first_chunk in str(caught.value)
     assert (caught.value.attempts, caught.value.state) == (2, "FAILED")
+    assert not out.exists()
+
+
+async def test_a_job_expiring_every_attempt_is_fetched_in_halves_and_stays_exact(
+    tmp_path: Path,
+) -> None:
+    """Two EXPIRED attempts of the first chunk, then its two halves: exact."""
+    out = tmp_path / "out.ndjson"
+    settings = config(jobs=JobsConfig(expire_first=2))
+    options = replace(FAST, max_jobs=1, resubmits=1)
+    async with connected(settings) as (simulator, client):
+        report = await export_conversations(
+            client, START, END, out, api="jobs", jobs=options
+        )
+
+        assert_exact(read_lines(out), simulator, START, END)
+        # 3 chunks, 2 expired attempts of the first, then its 2 halves.
+        assert (report.chunks, submits(simulator)) == (3, 3 - 1 + 2 + 2)
+
+
+async def test_halves_that_expire_too_fail_the_export_saying_so(
+    tmp_path: Path,
+) -> None:
+    """The split is tried once: halves failing every attempt end the export."""
+    out = tmp_path / "out.ndjson"
+    settings = config(jobs=JobsConfig(expire_first=100))
+    options = replace(FAST, max_jobs=1, resubmits=1)
+    async with connected(settings) as (simulator, client):
+        with pytest.raises(JobFailedError) as caught:
+            await export_conversations(
+                client, START, END, out, api="jobs", jobs=options
+            )
+
+        assert submits(simulator) == 2 + 2
+    first_chunk = str(Interval.of(START, START + timedelta(days=7)))
+    assert (caught.value.interval, caught.value.state) == (first_chunk, "EXPIRED")
+    assert (caught.value.attempts, "in halves too" in str(caught.value)) == (4, True)
     assert not out.exists()
 
 
@@ -184,9 +222,16 @@ async def test_auto_mode_uses_jobs_before_availability_and_query_after(
             client, START, end, out, api="auto", jobs=FAST
         )
 
-        assert_exact(read_lines(out), simulator, START, end)
+        records = read_lines(out)
+        assert_exact(records, simulator, START, end)
     assert (str(Interval.of(available, end)),) == report.provisional
     assert report.warnings == ()
+    # Job records carry participant attributes; the query's do not.
+    cut = format_instant(available)
+    assert all(
+        bool(attributes(record)) == (record["conversationStart"] < cut)
+        for record in records
+    )
     lines = _chunk_lines(out)
     before = [line for line in lines if line["source"] == "jobs"]
     after = [line for line in lines if line["source"] == "query"]
