@@ -38,7 +38,7 @@ from ._errors import (
 )
 from ._http import ClientStats, Requester
 from ._intervals import Interval, check_range, format_ms, parse_instant, plan
-from ._jobs import ApiMode, DetailsJobs, JobOptions
+from ._jobs import ApiMode, DetailsJobs, JobOptions, default_api
 from ._queries import DETAILS_QUERY_PATH, ConversationFilters, details_query
 from ._seen import SeenIds
 from ._sinks import ChunkSpool, ExportStore, OutputFormat, read_records
@@ -669,7 +669,7 @@ async def export_conversations(
     restart: bool = False,
     progress: ExportProgress | None = None,
     origin: str | None = None,
-    api: ApiMode = "query",
+    api: ApiMode | None = None,
     jobs: JobOptions | None = None,
 ) -> ExportReport:
     """Export every conversation whose start lies in ``[start, end)`` to a file.
@@ -696,7 +696,9 @@ async def export_conversations(
             of reach); ``jobs`` through details jobs (bulk history; partial
             past the data availability date, with a warning); ``auto`` through
             jobs up to the data availability date and the query after it (that
-            part is marked provisional in the report and the manifest).
+            part is marked provisional in the report and the manifest). None
+            is ``auto`` for a range that starts before the query's reach
+            (``jobs.query_reach_days``), else ``query``.
         jobs: how to drive details jobs; None uses the defaults.
 
     Raises:
@@ -709,6 +711,7 @@ async def export_conversations(
     filters = filters or ConversationFilters()
     options = options or ExportOptions()
     progress = progress or ExportProgress()
+    api = _chosen_api(api, start, jobs)
     path = Path(output)
     store = ExportStore(
         path,
@@ -762,6 +765,15 @@ async def export_conversations(
     return _report(client, before, began, store, progress, total, False, planned)
 
 
+def _chosen_api(
+    api: ApiMode | None, start: datetime, jobs: JobOptions | None
+) -> ApiMode:
+    """The API asked for, or the default for a range starting at ``start``."""
+    if api is not None:
+        return api
+    return default_api(start, (jobs or JobOptions()).query_reach_days)
+
+
 def _report(
     client: ExportClient,
     before: tuple[Counter[int], Counter[str]],
@@ -799,7 +811,7 @@ async def conversation_details(
     filters: ConversationFilters | None = None,
     options: ExportOptions | None = None,
     progress: ExportProgress | None = None,
-    api: ApiMode = "query",
+    api: ApiMode | None = None,
     jobs: JobOptions | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Yield every conversation whose start lies in ``[start, end)``, once.
@@ -819,12 +831,14 @@ async def conversation_details(
         options: how to fetch; None uses the defaults.
         progress: counters to update as the export runs; None keeps them
             private.
-        api: ``query``, ``jobs`` or ``auto``, as for `export_conversations`.
+        api: ``query``, ``jobs`` or ``auto``; None chooses as
+            `export_conversations` does.
         jobs: how to drive details jobs; None uses the defaults.
     """
     whole = check_range(start, end)
     options = options or ExportOptions()
     filters = filters or ConversationFilters()
+    api = _chosen_api(api, start, jobs)
     source = None if api == "query" else DetailsJobs(client, filters, jobs)
     with tempfile.TemporaryDirectory(prefix="genesys-async-") as folder:
         spool_dir = Path(folder)

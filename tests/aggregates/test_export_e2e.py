@@ -36,7 +36,7 @@ async def test_half_hours_per_queue_equal_a_details_export_over_the_dst_change(
         records = [
             record
             async for record in conversation_details(
-                client, truth.config.start, truth.end
+                client, truth.config.start, truth.end, api="query"
             )
         ]
         report = await export_aggregates(
@@ -219,7 +219,7 @@ async def test_a_berlin_october_by_month_is_one_bucket_equal_to_the_details(
         records = [
             record
             async for record in conversation_details(
-                client, truth.config.start, november
+                client, truth.config.start, november, api="query"
             )
         ]
         results = await query_aggregates(

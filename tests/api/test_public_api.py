@@ -45,8 +45,8 @@ async def test_client_methods_run_the_engines(tmp_path: Path) -> None:
             retry=RetryPolicy.immediate(),
         ) as client,
     ):
-        report = await client.export_conversations(START, END, out)
-        records = client.conversation_details(START, END)
+        report = await client.export_conversations(START, END, out, api="query")
+        records = client.conversation_details(START, END, api="query")
         async with contextlib.aclosing(records):
             streamed = {record["conversationId"] async for record in records}
         truth = simulator.ground_truth(START, END)

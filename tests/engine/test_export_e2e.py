@@ -36,7 +36,7 @@ async def test_ninety_days_with_default_limits_is_exact(tmp_path: Path) -> None:
     """7-day chunks under the real limits export every conversation once."""
     out = tmp_path / "out.ndjson"
     async with connected(config()) as (simulator, client):
-        report = await export_conversations(client, START, END, out)
+        report = await export_conversations(client, START, END, out, api="query")
 
         assert_exact(read_output(out), simulator, START, END)
     assert report.conversations == len(read_output(out))
@@ -52,7 +52,7 @@ async def test_low_pagination_cap_met_midway_splits_and_stays_exact(
     settings = config(days=21, pagination_cap=500)
     async with connected(settings) as (simulator, client):
         report = await export_conversations(
-            client, START, START + timedelta(days=21), out
+            client, START, START + timedelta(days=21), out, api="query"
         )
 
         assert_exact(read_output(out), simulator, START, START + timedelta(days=21))
@@ -65,7 +65,7 @@ async def test_413_mode_splits_until_chunks_are_small_enough(tmp_path: Path) -> 
     out = tmp_path / "out.ndjson"
     end = START + timedelta(days=30)
     async with connected(config(too_large_threshold=400)) as (simulator, client):
-        report = await export_conversations(client, START, end, out)
+        report = await export_conversations(client, START, end, out, api="query")
 
         assert_exact(read_output(out), simulator, START, end)
     assert report.requests[413] == report.splits
@@ -78,7 +78,7 @@ async def test_long_chunks_are_replanned_to_the_interval_the_server_names(
     out = tmp_path / "out.ndjson"
     async with connected(config()) as (simulator, client):
         report = await export_conversations(
-            client, START, END, out, options=ExportOptions(chunk_days=30)
+            client, START, END, out, options=ExportOptions(chunk_days=30), api="query"
         )
 
         assert_exact(read_output(out), simulator, START, END)
@@ -98,7 +98,7 @@ async def test_faults_are_retried_and_the_export_stays_exact(tmp_path: Path) -> 
     )
     end = START + timedelta(days=30)
     async with connected(config(faults=faults)) as (simulator, client):
-        report = await export_conversations(client, START, end, out)
+        report = await export_conversations(client, START, end, out, api="query")
 
         assert_exact(read_output(out), simulator, START, end)
     assert sum(report.retries.values()) > 0
@@ -122,7 +122,9 @@ async def test_filters_reach_the_server_and_the_output_matches_them(
         return inbound and bool(medias & {"chat", "email"})
 
     async with connected(config()) as (simulator, client):
-        await export_conversations(client, START, end, out, filters=filters)
+        await export_conversations(
+            client, START, end, out, filters=filters, api="query"
+        )
 
         records = read_output(out)
         assert_exact(records, simulator, START, end, keep=wanted)
@@ -134,7 +136,7 @@ async def test_json_format_holds_the_same_records(tmp_path: Path) -> None:
     out = tmp_path / "out.json"
     end = START + timedelta(days=7)
     async with connected(config()) as (simulator, client):
-        await export_conversations(client, START, end, out, fmt="json")
+        await export_conversations(client, START, end, out, fmt="json", api="query")
 
         assert_exact(orjson.loads(out.read_bytes()), simulator, START, end)
 
@@ -148,7 +150,12 @@ async def test_chunk_refused_below_the_minimum_names_its_interval(
     async with connected(config(too_large_threshold=1)) as (_, client):
         with pytest.raises(ChunkTooSmallError, match=r"2026-09-0\d") as caught:
             await export_conversations(
-                client, START, START + timedelta(days=2), out, options=options
+                client,
+                START,
+                START + timedelta(days=2),
+                out,
+                options=options,
+                api="query",
             )
 
     assert "/" in caught.value.interval
@@ -163,7 +170,9 @@ async def test_server_that_keeps_failing_fails_the_export_and_writes_nothing(
     faults = FaultConfig(error_rates={503: 1.0})
     async with connected(config(faults=faults)) as (_, client):
         with pytest.raises(ServerError, match="503"):
-            await export_conversations(client, START, START + timedelta(days=7), out)
+            await export_conversations(
+                client, START, START + timedelta(days=7), out, api="query"
+            )
 
     assert not out.exists()
 
@@ -172,7 +181,9 @@ async def test_iterator_yields_every_conversation_once() -> None:
     """The async iterator API holds the same contract as the file export."""
     end = START + timedelta(days=21)
     async with connected(config(pagination_cap=500)) as (simulator, client):
-        records = [r async for r in conversation_details(client, START, end)]
+        records = [
+            r async for r in conversation_details(client, START, end, api="query")
+        ]
 
         assert_exact(records, simulator, START, end)
 
@@ -182,7 +193,7 @@ async def test_iterator_left_early_stops_the_export() -> None:
     end = START + timedelta(days=21)
     async with connected(config()) as (_, client):
         taken = []
-        records = conversation_details(client, START, end)
+        records = conversation_details(client, START, end, api="query")
         async with contextlib.aclosing(records):
             async for record in records:
                 taken.append(record)
@@ -217,7 +228,9 @@ async def test_a_reader_leaving_during_a_handover_leaves_no_spool_open(
     monkeypatch.setattr(ChunkSpool, "__init__", tracked)
     monkeypatch.setattr(ChunkSpool, "write_ordered", held)
     async with connected(config()) as (_, client):
-        records = conversation_details(client, START, START + timedelta(days=14))
+        records = conversation_details(
+            client, START, START + timedelta(days=14), api="query"
+        )
         first = asyncio.ensure_future(anext(records))
         try:
             await asyncio.to_thread(entered.wait, 30)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -288,3 +289,33 @@ async def test_a_refused_submit_is_the_export_error(tmp_path: Path) -> None:
     async with connected(settings) as (_, client):
         with pytest.raises(GenesysError, match="analytics:conversationDetail:view"):
             await export_conversations(client, START, END, out, api="jobs", jobs=FAST)
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "expected"), [(60, "auto"), (10, "query")], ids=["old", "recent"]
+)
+async def test_without_an_api_an_old_range_goes_auto_and_a_recent_one_query(
+    tmp_path: Path, days_ago: int, expected: str
+) -> None:
+    """The library picks the API by the query's reach, as the CLI does."""
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0)
+    start = today.replace(microsecond=0) - timedelta(days=days_ago)
+    end = start + timedelta(days=2)
+    settings = replace(
+        config(conversations=300),
+        start=start - timedelta(days=1),
+        end=end,
+        jobs=JobsConfig(availability=end),
+    )
+    async with connected(settings) as (simulator, client):
+        report = await export_conversations(
+            client, start, end, tmp_path / "out.ndjson", jobs=FAST
+        )
+        streamed = conversation_details(client, start, end, jobs=FAST)
+        async with contextlib.aclosing(streamed):
+            ids = {record["conversationId"] async for record in streamed}
+
+        truth = simulator.ground_truth(start, end)
+    assert expected == report.api
+    assert truth == ids
+    assert len(truth) == report.conversations

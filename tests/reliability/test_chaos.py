@@ -41,7 +41,7 @@ async def test_mixed_faults_over_several_seeds_end_exact(
         simulator,
         client,
     ):
-        report = await export_conversations(client, START, END, out)
+        report = await export_conversations(client, START, END, out, api="query")
 
         assert_exact(read_output(out), simulator, START, END)
     assert sum(report.retries.values()) > 0
@@ -69,6 +69,7 @@ async def test_429_storm_is_waited_out_in_every_retry_after_style(
             START + timedelta(days=7),
             out,
             options=ExportOptions(concurrency=8, chunk_days=1, page_size=20),
+            api="query",
         )
 
         assert_exact(read_output(out), simulator, START, START + timedelta(days=7))
@@ -86,7 +87,7 @@ async def test_latency_spikes_past_the_request_timeout_are_retried(
     settings = config(days=7, conversations=1_500, faults=faults)
     async with connected(settings, request_timeout=0.2) as (simulator, client):
         report = await export_conversations(
-            client, START, START + timedelta(days=7), out
+            client, START, START + timedelta(days=7), out, api="query"
         )
 
         assert_exact(read_output(out), simulator, START, START + timedelta(days=7))
@@ -113,7 +114,9 @@ async def test_server_that_only_sends_garbage_fails_clearly(
         client,
     ):
         with pytest.raises(ServerError) as caught:
-            await export_conversations(client, START, START + timedelta(days=2), out)
+            await export_conversations(
+                client, START, START + timedelta(days=2), out, api="query"
+            )
 
     assert "2026-09-0" in str(caught.value)
     assert not out.exists()
@@ -132,7 +135,7 @@ async def test_filter_the_server_rejects_is_reported_with_its_message(
     async with connected(config(days=2, conversations=100)) as (_, client):
         with pytest.raises(QueryRejectedError) as caught:
             await export_conversations(
-                client, START, START + timedelta(days=2), out, filters=bad
+                client, START, START + timedelta(days=2), out, filters=bad, api="query"
             )
 
     assert caught.value.status == 400
@@ -148,11 +151,17 @@ async def test_secrets_never_reach_logs_manifest_output_or_errors(
     faults = FaultConfig(error_rates={503: 0.05}, seed=2)
     settings = config(days=3, conversations=600, faults=faults, token_lifetime_s=2)
     async with connected(settings) as (simulator, client):
-        await export_conversations(client, START, START + timedelta(days=3), out)
+        await export_conversations(
+            client, START, START + timedelta(days=3), out, api="query"
+        )
         simulator.set_faults(FaultConfig(error_rates={503: 1.0}))
         with pytest.raises(GenesysError) as caught:
             await export_conversations(
-                client, START, START + timedelta(days=3), tmp_path / "failed.ndjson"
+                client,
+                START,
+                START + timedelta(days=3),
+                tmp_path / "failed.ndjson",
+                api="query",
             )
         secrets = [simulator.client_secret, *simulator.issued_tokens]
         written = "".join(
