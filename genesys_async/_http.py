@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
+from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from ._errors import (
@@ -380,14 +381,11 @@ def default_burst(limit: float, period: float) -> float:
 class RateLimiter:
     """At most `limit` requests in any window of `period` seconds, `burst` at once.
 
-    A leaky bucket of `burst` places, refilled at `limit / period`, spaces the
-    requests; a record of the last `limit` send times caps every window. The
-    bucket alone would let `burst + limit` through in one period, which a
-    server counting fixed windows answers with 429s.
-
-    Each caller reserves its send time when it arrives, so callers leave in
-    the order they came. It runs on the client's clock and sleep, so tests
-    drive it in virtual time like every other wait.
+    The pace is aiolimiter's leaky bucket of `burst` places, refilled at
+    `limit / period`. The bucket alone would let `burst + limit` through in one
+    period, which a server counting fixed windows answers with 429s, so a
+    record of the last `limit` send times also caps every window. Both run on
+    the event loop's clock, so tests drive them on a virtual-time loop.
 
     Args:
         limit: requests per `period`; may be fractional (the bucket's rate),
@@ -395,34 +393,17 @@ class RateLimiter:
         period: seconds of the window.
         burst: requests that may leave at once after an idle spell; None is
             one second's worth of the rate (at least 1, at most `limit`).
-        clock: monotonic seconds.
-        sleep: awaits a number of seconds.
     """
 
-    def __init__(
-        self,
-        limit: float,
-        period: float,
-        burst: float | None,
-        *,
-        clock: Callable[[], float],
-        sleep: Sleep,
-    ) -> None:
-        self._clock = clock
-        self._sleep = sleep
+    def __init__(self, limit: float, period: float, burst: float | None) -> None:
         self._burst_asked = burst
-        # Theoretical arrival time of the next request at the steady rate
-        # (GCRA); None before the first.
-        self._next: float | None = None
-        # Send times reserved so far, the last `window` of them.
-        self._sent: collections.deque[float] = collections.deque()
-        self.limit = limit
         self.period = period
-        self.burst = 1.0
+        # When the last `window` requests left (loop clock), oldest first.
+        self._sent: collections.deque[float] = collections.deque()
         self.set_limit(limit)
 
     def set_limit(self, limit: float) -> None:
-        """Pace at `limit` per period from now on; reservations already made stay.
+        """Pace at `limit` per period from now on.
 
         Args:
             limit: requests per period, positive.
@@ -431,32 +412,24 @@ class RateLimiter:
         asked = self._burst_asked
         burst = default_burst(limit, self.period) if asked is None else asked
         self.burst = max(1.0, min(burst, limit))
-        self._interval = self.period / limit
-        # How far ahead of the steady pace a request may leave: burst - 1 slots.
-        self._tolerance = (self.burst - 1.0) * self._interval
+        # Requests already waiting in the old bucket keep their places there.
+        self._bucket = AsyncLimiter(self.burst, self.burst * self.period / limit)
         self._window = max(1, math.floor(limit))
         self._sent = collections.deque(self._sent, maxlen=self._window)
 
-    def reserve(self) -> float:
-        """Return the clock reading at which the next request may leave."""
-        now = self._clock()
-        at = now
-        if self._next is not None:
-            at = max(at, self._next - self._tolerance)
-        if len(self._sent) == self._window:
-            # The oldest of the last `window` sends must have left the window.
-            at = max(at, self._sent[0] + self.period)
-
-        self._next = max(at, self._next if self._next is not None else at)
-        self._next += self._interval
-        self._sent.append(at)
-        return at
-
     async def acquire(self) -> None:
         """Wait until this request may leave."""
-        delay = self.reserve() - self._clock()
-        if delay > 0:
-            await self._sleep(delay)
+        await self._bucket.acquire()
+
+        loop = asyncio.get_running_loop()
+        while len(self._sent) == self._window:
+            # The oldest of the last `window` sends must have left the window;
+            # checked again on waking, since others may have gone meanwhile.
+            wait = self._sent[0] + self.period - loop.time()
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)
+        self._sent.append(loop.time())
 
 
 class HttpCore:
@@ -501,11 +474,7 @@ class HttpCore:
         self._period = rate_period
         self._headroom = rate_headroom
         self._limiter = RateLimiter(
-            rate_limit * (1 - rate_headroom),
-            rate_period,
-            rate_burst,
-            clock=self._clock,
-            sleep=self._sleep,
+            rate_limit * (1 - rate_headroom), rate_period, rate_burst
         )
         self._timeout = request_timeout
         self._max_connections = max_connections

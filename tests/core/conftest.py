@@ -40,6 +40,9 @@ class VirtualTime:
 T = TypeVar("T")
 
 
+_TURN = 1e-6
+
+
 class _JumpingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
     """Moves its loop's clock to the next timer instead of blocking until it."""
 
@@ -50,7 +53,10 @@ class _JumpingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-ty
     def select(self, timeout: float | None = None) -> list[Any]:
         if timeout is None:
             raise RuntimeError("virtual loop: nothing scheduled, it would wait forever")
-        self._loop.now += max(0.0, timeout)
+        # Each turn of the loop takes a microsecond, as on a real clock: a
+        # timer due "now" within float rounding (aiolimiter recomputes its
+        # wake-up from the clock) is then always reached.
+        self._loop.now += max(_TURN, timeout)
         return super().select(0)
 
 

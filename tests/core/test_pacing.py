@@ -95,7 +95,7 @@ def test_the_default_burst_is_one_seconds_worth_of_the_rate(virtual_genesys) -> 
     times = acquisition_times(virtual_genesys, 7, rate_limit=300)
 
     expected = [0.0] * 5 + [0.2, 0.4]
-    assert expected == [pytest.approx(t) for t in times]
+    assert expected == [pytest.approx(t, abs=1e-3) for t in times]
 
 
 def test_a_burst_can_be_set_and_still_keeps_the_window_bound(virtual_genesys) -> None:
@@ -103,29 +103,32 @@ def test_a_burst_can_be_set_and_still_keeps_the_window_bound(virtual_genesys) ->
     times = acquisition_times(virtual_genesys, 700, rate_limit=300, rate_burst=100)
 
     expected = (100, 300)
-    actual = (times.count(0.0), busiest_window(times, 60.0))
+    actual = (sum(t < 1e-3 for t in times), busiest_window(times, 60.0))
     assert expected == actual
 
 
 # Every request passes the limiter and the shared pause, grants included.
 
 
-async def test_the_token_grant_takes_a_limiter_slot(genesys) -> None:
+def test_the_token_grant_takes_a_limiter_slot(virtual_genesys) -> None:
     """At 6/min, one at a time: the grant at 0 s, the query one slot later."""
+    genesys = virtual_genesys
     sent_at: list[float] = []
 
     def record(url: object, **kwargs: object) -> None:
-        sent_at.append(genesys.vtime.now)
+        sent_at.append(asyncio.get_running_loop().time())
 
     genesys.grant(callback=record)
     genesys.mock.post(genesys.query_url, payload=OK, callback=record)
-    client = genesys.client(rate_limit=6, rate_burst=1)
-    start = genesys.vtime.now
 
-    await client.request("POST", genesys.query_path, json={})
+    async def main() -> None:
+        client = genesys.client(rate_limit=6, rate_burst=1)
+        await client.request("POST", genesys.query_path, json={})
+
+    genesys.run(main)
 
     expected = [0.0, 10.0]
-    assert expected == [pytest.approx(t - start) for t in sent_at]
+    assert expected == [pytest.approx(t, abs=1e-3) for t in sent_at]
 
 
 async def test_the_token_grant_waits_for_a_shared_pause(genesys) -> None:
@@ -164,7 +167,8 @@ async def test_an_unbelievable_retry_after_falls_back_to_the_message(genesys) ->
 
 
 def test_a_pause_never_outlasts_max_time(virtual_genesys) -> None:
-    """Retry-After 600 with max_time 30: everyone waits 30 s, and is answered."""
+    """Retry-After 600 with max_time 30: the request gives up within its 30 s
+    instead of waiting 600."""
     g = virtual_genesys
     g.grant()
     g.mock.get(g.api + "/api/v2/a", **rate_limited("600"))
@@ -173,12 +177,15 @@ def test_a_pause_never_outlasts_max_time(virtual_genesys) -> None:
     async def main() -> tuple[object, float]:
         loop = asyncio.get_running_loop()
         client = g.client(retry=RetryPolicy(max_time=30.0))
-        reply = await client.request("GET", "/api/v2/a")
+        try:
+            reply: object = await client.request("GET", "/api/v2/a")
+        except RateLimitedError as exc:
+            reply = exc
         return reply, loop.time()
 
     reply, ended = g.run(main)
 
-    assert (reply, ended) == (OK, pytest.approx(30.0))
+    assert (RateLimitedError, True) == (type(reply), ended <= 30.0)
 
 
 def test_a_request_whose_max_time_ends_inside_a_pause_gives_up_at_once(
@@ -305,7 +312,7 @@ def test_a_concurrent_jobs_429_does_not_hold_other_requests(virtual_genesys) -> 
         await client.request("POST", g.query_path, json={})
         return await submit
 
-    assert (g.run(main), sent_at) == ({"jobId": "j1"}, [1.0])
+    assert (g.run(main), sent_at) == ({"jobId": "j1"}, [pytest.approx(1.0, abs=1e-3)])
 
 
 # The inin-ratelimit-* headers.
