@@ -32,7 +32,7 @@ from ._export import (
     conversation_details,
     export_conversations,
 )
-from ._http import ClientStats, RetryPolicy
+from ._http import ClientStats, Requester, RetryPolicy
 from ._jobs import ApiMode, JobOptions
 from ._queries import ConversationFilters
 
@@ -62,6 +62,7 @@ __all__ = [
     "QueryRejectedError",
     "RateLimitedError",
     "RequestTooLargeError",
+    "Requester",
     "RetryPolicy",
     "ServerError",
     "conversation_details",

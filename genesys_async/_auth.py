@@ -47,7 +47,11 @@ def basic_auth_header(client_id: str, client_secret: Secret) -> str:
 
 
 async def request_token(
-    http: HttpCore, login_url: str, client_id: str, client_secret: Secret
+    http: HttpCore,
+    login_url: str,
+    client_id: str,
+    client_secret: Secret,
+    deadline: float | None = None,
 ) -> tuple[str, float]:
     """Run the client-credentials grant under the shared limiter and retries.
 
@@ -56,6 +60,9 @@ async def request_token(
         login_url: the login base URL, such as https://login.mypurecloud.com.
         client_id: the OAuth client id.
         client_secret: the OAuth client secret.
+        deadline: the clock reading by which the request that needs the token
+            must end, so the grant's retries spend that request's max_time
+            instead of a max_time of their own; None is max_time from now.
 
     Returns:
         (access_token, expires_in seconds).
@@ -77,6 +84,7 @@ async def request_token(
             headers=headers,
             data=b"grant_type=client_credentials",
             token_request=True,
+            deadline=deadline,
         )
         body: Any = http.result(reply, method="POST", path=path)
         token = body.get("access_token") if isinstance(body, dict) else None
@@ -87,7 +95,7 @@ async def request_token(
             raise http.malformed(reply, "a positive expires_in")
         return token, float(expires_in)
 
-    return await http.retrying(attempt, what="POST /oauth/token")
+    return await http.retrying(attempt, what="POST /oauth/token", deadline=deadline)
 
 
 @dataclass(frozen=True)
@@ -105,8 +113,9 @@ class AccessToken:
     refresh_at: float
 
 
-#: The token request itself: returns (access_token, expires_in seconds).
-Grant = Callable[[], Awaitable[tuple[str, float]]]
+#: The token request itself, given the deadline of the request that needs the
+#: token (None: no caller's bound): returns (access_token, expires_in seconds).
+Grant = Callable[[float | None], Awaitable[tuple[str, float]]]
 
 
 def _consume_outcome(task: asyncio.Task[AccessToken]) -> None:
@@ -128,18 +137,27 @@ class TokenCache:
         self._clock = clock or time.monotonic
         # The current token; None before the first grant and after a 401.
         self._token: AccessToken | None = None
+        # Every token granted in this session, current or not: a server may
+        # echo an old one in an error long after it was replaced.
+        self._issued: list[Secret] = []
         # The refresh in flight, shared by every caller that needs a token now,
         # so a hundred callers on an expired token cause one token request.
         self._refresh: asyncio.Task[AccessToken] | None = None
 
-    async def get(self) -> Secret:
-        """Return a token that is not about to expire, fetching one if needed."""
+    async def get(self, deadline: float | None = None) -> Secret:
+        """Return a token that is not about to expire, fetching one if needed.
+
+        Args:
+            deadline: the clock reading by which the caller's request must
+                end; a grant this call starts spends no more time than that.
+                None sets no caller's bound.
+        """
         token = self._token
         if token is not None and self._clock() < token.refresh_at:
             return token.value
 
         if self._refresh is None:
-            self._refresh = asyncio.ensure_future(self._fetch())
+            self._refresh = asyncio.ensure_future(self._fetch(deadline))
             # Mark the outcome as seen even if every waiter was cancelled.
             self._refresh.add_done_callback(_consume_outcome)
         refresh = self._refresh
@@ -164,6 +182,10 @@ class TokenCache:
         """Return the cached token, fresh or not; None when there is none."""
         return self._token.value if self._token is not None else None
 
+    def issued(self) -> list[Secret]:
+        """Return every token granted in this session, the current one last."""
+        return list(self._issued)
+
     async def close(self) -> None:
         """Cancel a refresh still in flight."""
         refresh, self._refresh = self._refresh, None
@@ -171,9 +193,9 @@ class TokenCache:
             refresh.cancel()
             await asyncio.gather(refresh, return_exceptions=True)
 
-    async def _fetch(self) -> AccessToken:
+    async def _fetch(self, deadline: float | None) -> AccessToken:
         logger.info("Requesting an access token (client-credentials grant)")
-        access_token, expires_in = await self._grant()
+        access_token, expires_in = await self._grant(deadline)
 
         # Refresh a little early: a request sent at the last second would
         # arrive with an expired token and cost a 401 and a replay.
@@ -184,5 +206,6 @@ class TokenCache:
             refresh_at=self._clock() + expires_in - margin,
         )
         self._token = token
+        self._issued.append(token.value)
         logger.info("Access token obtained, valid for %.0f s", expires_in)
         return token

@@ -11,7 +11,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import orjson
 
 from . import _aggregates, _export
-from ._auth import Secret, TokenCache, request_token
+from ._auth import Secret, TokenCache, basic_auth_header, request_token
 from ._errors import ConfigurationError
 from ._http import ClientStats, HttpCore, Reply, RetryPolicy, Sleep
 from ._regions import resolve_urls
@@ -62,7 +62,13 @@ class GenesysClient:
             98% of it). Latency jitter bunches requests up on their way, and
             a server bucket met empty answers 429, which pauses every request
             for a second or more; a small margin costs less than those pauses.
-            0 sends at the full limit.
+            0 sends at the full limit. When a reply's inin-ratelimit-allowed
+            is below `rate_limit`, the client paces at that (with the same
+            headroom) for the rest of the session.
+        rate_burst: requests that may leave at once after an idle spell;
+            None is one second's worth of the rate (at least 1). Whatever
+            the burst, no window of `rate_period` holds more than
+            `rate_limit * (1 - rate_headroom)` requests.
         retry: the retry policy; None uses RetryPolicy().
         request_timeout: seconds one try of one request may take.
         max_connections: open connections at most.
@@ -83,6 +89,7 @@ class GenesysClient:
         rate_limit: float = 300.0,
         rate_period: float = 60.0,
         rate_headroom: float = 0.02,
+        rate_burst: float | None = None,
         retry: RetryPolicy | None = None,
         request_timeout: float = 120.0,
         max_connections: int = 32,
@@ -98,17 +105,25 @@ class GenesysClient:
             raise ConfigurationError("rate_limit and rate_period must be positive.")
         if not 0 <= rate_headroom < 1:
             raise ConfigurationError("rate_headroom must be at least 0 and below 1.")
+        if rate_burst is not None and not rate_burst >= 1:
+            raise ConfigurationError("rate_burst must be at least 1.")
 
         self._api_url, self._login_url = resolve_urls(region, api_url, login_url)
         self._client_id = client_id
         self._client_secret = Secret(client_secret)
+        # The grant's Basic credential, base64 of id:secret: a server echoing
+        # the request's headers would show the secret in that form.
+        basic = basic_auth_header(client_id, self._client_secret)
+        self._basic_credential = Secret(basic.removeprefix("Basic "))
         self.rate_limit = rate_limit
         self.rate_period = rate_period
         self.rate_headroom = rate_headroom
         self._http = HttpCore(
             retry=retry or RetryPolicy(),
-            rate_limit=rate_limit * (1 - rate_headroom),
+            rate_limit=rate_limit,
             rate_period=rate_period,
+            rate_headroom=rate_headroom,
+            rate_burst=rate_burst,
             request_timeout=request_timeout,
             max_connections=max_connections,
             redact=self._redact,
@@ -240,11 +255,18 @@ class GenesysClient:
         body = orjson.dumps(json) if json is not None else None
         query = {key: str(value) for key, value in params.items()} if params else None
 
+        # One max_time for the request, any token grant it waits for included.
+        deadline = self._http.deadline()
+
         async def attempt() -> Any:
-            reply = await self._send_with_token(method, url, body, query, interval)
+            reply = await self._send_with_token(
+                method, url, body, query, interval, deadline
+            )
             return self._http.result(reply, method=method, path=path, interval=interval)
 
-        return await self._http.retrying(attempt, what=f"{method} {path}")
+        return await self._http.retrying(
+            attempt, what=f"{method} {path}", deadline=deadline
+        )
 
     async def _send_with_token(
         self,
@@ -253,16 +275,17 @@ class GenesysClient:
         body: bytes | None,
         params: Mapping[str, str] | None,
         interval: str | None,
+        deadline: float,
     ) -> Reply:
         """Send once; on a 401, get a new token and replay exactly once."""
-        token = await self._tokens.get()
-        reply = await self._send(method, url, body, params, interval, token)
+        token = await self._tokens.get(deadline)
+        reply = await self._send(method, url, body, params, interval, token, deadline)
         if reply.status != 401:
             return reply
 
         self._tokens.invalidate(token)
-        token = await self._tokens.get()
-        return await self._send(method, url, body, params, interval, token)
+        token = await self._tokens.get(deadline)
+        return await self._send(method, url, body, params, interval, token, deadline)
 
     async def _send(
         self,
@@ -272,6 +295,7 @@ class GenesysClient:
         params: Mapping[str, str] | None,
         interval: str | None,
         token: Secret,
+        deadline: float,
     ) -> Reply:
         headers = {
             "Authorization": f"Bearer {token.reveal()}",
@@ -280,14 +304,24 @@ class GenesysClient:
         if body is not None:
             headers["Content-Type"] = "application/json"
         return await self._http.send(
-            method, url, headers=headers, data=body, params=params, interval=interval
+            method,
+            url,
+            headers=headers,
+            data=body,
+            params=params,
+            interval=interval,
+            deadline=deadline,
         )
 
     def _redact(self, text: str) -> str:
-        """Replace the client secret and the current token in server text."""
-        secrets = [self._client_secret, self._tokens.current()]
+        """Replace the client secret and every token of this session in text."""
+        secrets = [
+            self._client_secret,
+            self._basic_credential,
+            *self._tokens.issued(),
+        ]
         for secret in secrets:
-            if secret is not None and secret.reveal() and secret.reveal() in text:
+            if secret.reveal() and secret.reveal() in text:
                 text = text.replace(secret.reveal(), "***")
         return text
 

@@ -37,9 +37,13 @@ REGIONS: Mapping[str, str] = MappingProxyType(
 
 
 def is_loopback_host(host: str) -> bool:
-    """Tell whether `host` names this machine (127.0.0.0/8, ::1 or localhost)."""
+    """Tell whether `host` names this machine (127.0.0.0/8, ::1 or localhost).
+
+    Only the literal name localhost counts: a name such as api.localhost is
+    resolved through DNS like any other, and a resolver may send it anywhere.
+    """
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -59,6 +59,16 @@ async def test_client_methods_run_the_engines(tmp_path: Path) -> None:
     assert report.conversations == len(truth)
 
 
+def test_the_requester_protocol_that_types_the_engines_is_public() -> None:
+    """Requester, the client argument of every engine, is importable and exported."""
+    from genesys_async._http import Requester
+
+    assert (genesys_async.Requester, "Requester" in genesys_async.__all__) == (
+        Requester,
+        True,
+    )
+
+
 def test_client_methods_carry_the_engines_documentation() -> None:
     """help(client.export_conversations) shows the engine's docstring."""
     assert GenesysClient.export_conversations.__doc__ == (

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import aiohttp
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from genesys_async._client import GenesysClient
 from genesys_async._errors import (
@@ -212,7 +216,7 @@ async def test_give_up_when_the_next_wait_would_pass_max_time(genesys) -> None:
 
 
 async def test_connection_errors_still_failing_become_network_error(genesys) -> None:
-    """The aiohttp error is the cause; the caller sees our NetworkError."""
+    """The caller sees our NetworkError naming the aiohttp error, not chained to it."""
     genesys.grant()
     genesys.mock.post(
         genesys.query_url, exception=aiohttp.ServerDisconnectedError(), repeat=True
@@ -223,12 +227,14 @@ async def test_connection_errors_still_failing_become_network_error(genesys) -> 
         await client.request("POST", genesys.query_path, json={}, interval="a/b")
 
     actual = (
-        type(caught.value.__cause__),
+        "ServerDisconnectedError" in str(caught.value),
+        caught.value.__cause__,
+        caught.value.__context__,
         caught.value.interval,
         genesys.query_calls(),
         client.stats.retries["connection"],
     )
-    assert actual == (aiohttp.ServerDisconnectedError, "a/b", 4, 3)
+    assert actual == (True, None, None, "a/b", 4, 3)
 
 
 async def test_malformed_bodies_still_failing_become_server_error(genesys) -> None:
@@ -418,7 +424,7 @@ async def test_rate_limit_headers_hold_requests_before_any_429(genesys) -> None:
     await client.request("GET", "/api/v2/a")
     await client.request("GET", "/api/v2/b")
 
-    expected = ([0.2], 0, {})
+    expected = ([0.2], 1, {})
     actual = (
         [round(s, 6) for s in genesys.vtime.sleeps if s],
         client.stats.pauses,
@@ -445,18 +451,28 @@ async def test_rate_limit_headers_with_room_left_do_not_hold(genesys) -> None:
     assert [s for s in genesys.vtime.sleeps if s] == []
 
 
-async def test_the_limiter_spaces_requests_beyond_the_rate(genesys) -> None:
-    """Three requests at two per second: the third waits for the bucket."""
+def test_the_limiter_spaces_requests_beyond_the_rate(virtual_genesys) -> None:
+    """Token + 3 calls at two per second, burst 1: sent at 0, 0.5, 1.0, 1.5 s."""
+    genesys = virtual_genesys
     genesys.grant()
-    genesys.mock.get(genesys.api + "/api/v2/a", payload={}, repeat=True)
-    client = genesys.client(rate_limit=2, rate_period=0.2)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    sent_at: list[float] = []
 
-    await asyncio.gather(*(client.request("GET", "/api/v2/a") for _ in range(3)))
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        genesys.mock.get(
+            genesys.api + "/api/v2/a",
+            payload={},
+            repeat=True,
+            callback=lambda url, **kw: sent_at.append(loop.time()),
+        )
+        client = genesys.client(rate_limit=2, rate_period=1.0, rate_burst=1)
+        for _ in range(3):
+            await client.request("GET", "/api/v2/a")
 
-    # Token + 3 calls = 4 through a 2-per-0.2 s bucket: at least one wait.
-    assert loop.time() - started >= 0.05
+    genesys.run(main)
+
+    expected = [0.5, 1.0, 1.5]
+    assert expected == [pytest.approx(t, abs=1e-3) for t in sent_at]
 
 
 def test_the_limiter_keeps_two_percent_headroom_by_default() -> None:
@@ -466,7 +482,7 @@ def test_the_limiter_keeps_two_percent_headroom_by_default() -> None:
         "id", "secret", region="us-east-1", rate_limit=300, rate_headroom=0
     )
 
-    assert (default._http._limiter.max_rate, full._http._limiter.max_rate) == (
+    assert (default._http._limiter.limit, full._http._limiter.limit) == (
         pytest.approx(294),
         300,
     )
@@ -757,3 +773,152 @@ def test_a_nonsensical_retry_policy_is_refused(settings: dict[str, float]) -> No
     """Zero tries or negative times are configuration errors, not silent hangs."""
     with pytest.raises(ConfigurationError):
         RetryPolicy(**settings)
+
+
+def _request_info(url: str, authorization: str) -> aiohttp.RequestInfo:
+    headers = CIMultiDictProxy(CIMultiDict({"Authorization": authorization}))
+    return aiohttp.RequestInfo(URL(url), "POST", headers, URL(url))
+
+
+def _chain(error: BaseException | None) -> list[BaseException]:
+    """Return the error and every exception reachable by __cause__/__context__."""
+    seen: list[BaseException] = []
+    todo = [error]
+    while todo:
+        current = todo.pop()
+        if current is None or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        todo += [current.__cause__, current.__context__]
+    return seen
+
+
+def _texts(error: BaseException) -> list[str]:
+    chain = _chain(error)
+    return [str(e) for e in chain] + [repr(e) for e in chain]
+
+
+async def test_a_reply_that_is_not_http_is_retried_as_a_connection_failure(
+    genesys,
+) -> None:
+    """A bad status line (ClientResponseError) twice, then the reply."""
+    genesys.grant()
+    bad = aiohttp.ClientResponseError(
+        _request_info(genesys.query_url, f"Bearer {genesys.token}"),
+        (),
+        status=400,
+        message="Invalid status line",
+    )
+    genesys.mock.post(genesys.query_url, exception=bad)
+    genesys.mock.post(genesys.query_url, exception=bad)
+    genesys.mock.post(genesys.query_url, payload=OK)
+    client = genesys.client()
+
+    result = await client.request("POST", genesys.query_path, json={})
+
+    assert (result, dict(client.stats.retries)) == (OK, {"connection": 2})
+
+
+async def test_a_malformed_reply_error_holds_no_token_in_its_chain(genesys) -> None:
+    """aiohttp's request_info holds the bearer header; our error keeps none of it."""
+    genesys.grant()
+    bad = aiohttp.ClientResponseError(
+        _request_info(genesys.query_url, f"Bearer {genesys.token}"),
+        (),
+        status=400,
+        message="Invalid status line",
+    )
+    genesys.mock.post(genesys.query_url, exception=bad, repeat=True)
+    client = genesys.client(retry=RetryPolicy.immediate(max_attempts=2))
+
+    with pytest.raises(NetworkError) as caught:
+        await client.request("POST", genesys.query_path, json={})
+
+    leaked = [t for t in _texts(caught.value) if genesys.token in t]
+    assert ("Invalid status line" in str(caught.value), leaked) == (True, [])
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        aiohttp.ClientPayloadError("Response payload is not completed"),
+        aiohttp.ServerDisconnectedError(),
+        "response-error",
+    ],
+)
+async def test_a_failed_grant_error_holds_no_secret_in_its_chain(
+    genesys, failure: object
+) -> None:
+    """On /oauth/token the Basic header is base64 of the secret: never kept."""
+    basic = "Basic Y2xpZW50LWlkLTE6czNjcjN0LWNsaWVudC1zZWNyZXQtdmFsdWU="
+    if failure == "response-error":
+        failure = aiohttp.ClientResponseError(
+            _request_info(genesys.token_url, basic), (), status=400, message="bad"
+        )
+    genesys.mock.post(genesys.token_url, exception=failure, repeat=True)
+    client = genesys.client(retry=RetryPolicy.immediate(max_attempts=2))
+
+    with pytest.raises(NetworkError) as caught:
+        await client.request("POST", genesys.query_path, json={})
+
+    secrets = (genesys.secret, basic.removeprefix("Basic "))
+    leaked = [t for t in _texts(caught.value) for s in secrets if s in t]
+    assert leaked == []
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        aiohttp.ClientConnectorCertificateError(
+            ConnectionKey(
+                "api.mypurecloud.com", 443, True, True, None, None, None, None
+            ),
+            ssl.SSLCertVerificationError("certificate verify failed"),
+        ),
+        aiohttp.ClientConnectorSSLError(
+            ConnectionKey(
+                "api.mypurecloud.com", 443, True, True, None, None, None, None
+            ),
+            ssl.SSLError("wrong version number"),
+        ),
+    ],
+    ids=["certificate", "handshake"],
+)
+async def test_tls_failures_are_raised_at_once(genesys, failure: Exception) -> None:
+    """A certificate no retry will change: one try, an error that says TLS."""
+    genesys.grant()
+    genesys.mock.post(genesys.query_url, exception=failure, repeat=True)
+    client = genesys.client()
+
+    with pytest.raises(NetworkError, match="TLS") as caught:
+        await client.request("POST", genesys.query_path, json={})
+
+    expected = (1, {}, None)
+    actual = (
+        genesys.query_calls(),
+        dict(client.stats.retries),
+        caught.value.__cause__,
+    )
+    assert expected == actual
+
+
+async def test_every_token_of_the_session_is_redacted(genesys) -> None:
+    """A server echoing the first, replaced token in an error shows ***."""
+    genesys.grant()
+    genesys.grant(token="second-token-0002")
+    genesys.mock.post(
+        genesys.query_url, status=401, payload={"code": "bad.credentials"}
+    )
+    genesys.mock.post(genesys.query_url, payload=OK)
+    genesys.mock.post(
+        genesys.query_url,
+        status=400,
+        payload={"message": f"token {genesys.token} is no longer valid"},
+    )
+    client = genesys.client()
+    await client.request("POST", genesys.query_path, json={})
+
+    with pytest.raises(QueryRejectedError) as caught:
+        await client.request("POST", genesys.query_path, json={})
+
+    assert caught.value.message == "token *** is no longer valid"

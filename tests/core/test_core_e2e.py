@@ -16,6 +16,7 @@ from genesys_async._errors import (
     PaginationCapError,
     PermissionDeniedError,
     RequestTooLargeError,
+    ServerError,
 )
 from genesys_async._http import RetryPolicy
 from genesys_async.simulator import FaultConfig, Simulator, SimulatorConfig
@@ -66,6 +67,10 @@ async def connect(vtime) -> AsyncIterator[Callable[..., GenesysClient]]:
             "api_url": sim.base_url,
             "retry": RetryPolicy.immediate(max_attempts=30),
             "rate_limit": 100_000,
+            # The limiter runs on the loop's real clock, and the client paces
+            # at the server's inin-ratelimit-allowed taken per this period:
+            # per second, the simulator's 300 leave the tests unhurried.
+            "rate_period": 1.0,
             "_sleep": vtime.sleep,
             "_clock": vtime.clock,
         }
@@ -143,7 +148,11 @@ async def test_429s_pause_everyone_until_the_bucket_refills(
 ) -> None:
     """Five per minute allowed, twelve asked at once: all answered, after pauses."""
     sim = await start_sim(rate_limit=5, rate_limit_period_s=60.0, retry_after=style)
-    client = connect(sim, retry=RetryPolicy(max_attempts=30, max_time=3600))
+    # The client's limiter runs on the loop's real clock: a one-second period
+    # keeps its pace, once lowered to the server's allowed 5, quick to wait out.
+    client = connect(
+        sim, retry=RetryPolicy(max_attempts=30, max_time=3600), rate_period=1.0
+    )
     started = vtime.now
 
     replies = await asyncio.gather(
@@ -258,3 +267,79 @@ async def test_no_secret_or_token_reaches_the_log_at_debug(
     leaked = [line for line in ours for c in credentials if c in line]
     assert (len(sim.issued_tokens), leaked) == (2, [])
     assert all(c not in repr(client) for c in credentials)
+
+
+async def test_many_requests_after_expiry_share_one_refresh(
+    start_sim, connect, vtime
+) -> None:
+    """Past the simulator's token lifetime, 50 requests at once cause one grant."""
+    sim = await start_sim(token_lifetime_s=300)
+    client = connect(sim)
+    await client.request("POST", PATH, json=query())
+    vtime.now += 400
+
+    await asyncio.gather(
+        *(client.request("POST", PATH, json=query(day=1 + i % 7)) for i in range(50))
+    )
+
+    expected = (2, 2, 0)
+    actual = (
+        client.stats.token_requests,
+        sim.counters[("oauth_token", 200)],
+        sim.counters[("details_query", 401)],
+    )
+    assert expected == actual
+
+
+async def test_many_requests_meeting_a_revoked_token_share_one_refresh(
+    start_sim, connect
+) -> None:
+    """Every request of a burst meets 401; one new grant serves all replays."""
+    sim = await start_sim()
+    client = connect(sim)
+    await client.request("POST", PATH, json=query())
+    sim.expire_tokens()
+
+    replies = await asyncio.gather(
+        *(client.request("POST", PATH, json=query(day=1 + i % 7)) for i in range(20))
+    )
+
+    expected = (20, 2)
+    assert expected == (len(replies), sim.counters[("oauth_token", 200)])
+
+
+async def test_a_server_always_503_is_given_up_after_max_attempts(
+    start_sim, connect
+) -> None:
+    """Four tries allowed: four requests reach the server, then ServerError."""
+    sim = await start_sim(faults=FaultConfig(error_rates={503: 1.0}))
+    client = connect(sim, retry=RetryPolicy.immediate(max_attempts=4))
+
+    with pytest.raises(ServerError) as caught:
+        await client.request("POST", PATH, json=query(), interval="d/1")
+
+    expected = (503, "service.unavailable", "d/1", 4, {"503": 3})
+    actual = (
+        caught.value.status,
+        caught.value.code,
+        caught.value.interval,
+        sim.counters[("details_query", 503)],
+        dict(client.stats.retries),
+    )
+    assert expected == actual
+
+
+async def test_a_server_always_503_is_given_up_within_max_time(
+    start_sim, connect, vtime
+) -> None:
+    """Backoff up to 8 s within 30 s allowed: ServerError before 30 s pass."""
+    sim = await start_sim(faults=FaultConfig(error_rates={503: 1.0}))
+    policy = RetryPolicy(max_attempts=1000, max_time=30.0, max_backoff=8.0)
+    client = connect(sim, retry=policy)
+    started = vtime.now
+
+    with pytest.raises(ServerError):
+        await client.request("POST", PATH, json=query())
+
+    tries = sim.counters[("details_query", 503)]
+    assert (vtime.now - started <= 30.0, tries > 3) == (True, True)

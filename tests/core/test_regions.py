@@ -39,11 +39,30 @@ def test_region_names_and_domains_give_api_and_login_urls(
     assert expected == actual
 
 
-def test_the_table_holds_all_eighteen_regions() -> None:
-    """Every region of genesys-api.md is known."""
-    expected = 18
+def test_the_table_is_the_one_of_genesys_api_md() -> None:
+    """All eighteen regions, each with the domain behind its API host."""
+    expected = {
+        "us-east-1": "mypurecloud.com",
+        "us-east-2": "use2.us-gov-pure.cloud",
+        "us-west-2": "usw2.pure.cloud",
+        "ca-central-1": "cac1.pure.cloud",
+        "sa-east-1": "sae1.pure.cloud",
+        "mx-central-1": "mxc1.pure.cloud",
+        "eu-west-1": "mypurecloud.ie",
+        "eu-west-2": "euw2.pure.cloud",
+        "eu-central-1": "mypurecloud.de",
+        "eu-central-2": "euc2.pure.cloud",
+        "eusc-de-east-1": "edee1.eusc-pure.cloud",
+        "me-central-1": "mec1.pure.cloud",
+        "ap-south-1": "aps1.pure.cloud",
+        "ap-northeast-1": "mypurecloud.jp",
+        "ap-northeast-2": "apne2.pure.cloud",
+        "ap-northeast-3": "apne3.pure.cloud",
+        "ap-southeast-1": "apse1.pure.cloud",
+        "ap-southeast-2": "mypurecloud.com.au",
+    }
 
-    assert expected == len(REGIONS)
+    assert expected == dict(REGIONS)
 
 
 def test_unknown_region_lists_the_valid_names() -> None:
@@ -68,7 +87,14 @@ def test_region_and_url_together_are_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://api.mypurecloud.com", "http://10.0.0.5:8080", "http://example.test"]
+    "url",
+    [
+        "http://api.mypurecloud.com",
+        "http://10.0.0.5:8080",
+        "http://example.test",
+        "http://api.localhost:8080",
+        "http://localhost.example.com",
+    ],
 )
 def test_plain_http_to_a_remote_host_is_refused_with_the_reason(url: str) -> None:
     """Credentials never cross the network unencrypted."""
@@ -132,8 +158,12 @@ def test_urls_without_http_scheme_or_host_are_refused(url: str) -> None:
         ("127.0.0.1", True),
         ("::1", True),
         ("localhost", True),
+        ("127.8.9.10", True),
+        ("LOCALHOST", True),
         ("10.0.0.1", False),
         ("api.local", False),
+        ("api.localhost", False),
+        ("localhost.", False),
     ],
 )
 def test_loopback_hosts_are_recognised(host: str, expected: bool) -> None:

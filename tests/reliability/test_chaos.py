@@ -51,24 +51,30 @@ async def test_mixed_faults_over_several_seeds_end_exact(
 async def test_429_storm_is_waited_out_in_every_retry_after_style(
     tmp_path: Path, style: str
 ) -> None:
-    """A server bucket far below the client's own limit: 429s, then exact."""
+    """A server bucket below the client's limit: the first wave meets 429s,
+    then the client paces at the server's inin-ratelimit-allowed; exact."""
     out = tmp_path / "out.ndjson"
     settings = config(
         days=7,
-        conversations=1_500,
-        rate_limit=25,
+        conversations=600,
+        rate_limit=5,
         rate_limit_period_s=1.0,
         retry_after=style,
     )
-    # Real waits (the server's bucket refills in real time), kept short.
+    # Real waits (the server's bucket refills in real time), kept short. The
+    # client knows the period (1 s), not the server's limit: its first seven
+    # requests leave at once, five fit the server's bucket.
     policy = RetryPolicy(max_attempts=20, initial_backoff=0.05, max_backoff=0.5)
-    async with connected(settings, retry=policy) as (simulator, client):
+    async with connected(settings, retry=policy, rate_period=1.0) as (
+        simulator,
+        client,
+    ):
         report = await export_conversations(
             client,
             START,
             START + timedelta(days=7),
             out,
-            options=ExportOptions(concurrency=8, chunk_days=1, page_size=20),
+            options=ExportOptions(concurrency=8, chunk_days=1, page_size=50),
             api="query",
         )
 
@@ -79,13 +85,25 @@ async def test_429_storm_is_waited_out_in_every_retry_after_style(
 async def test_latency_spikes_past_the_request_timeout_are_retried(
     tmp_path: Path,
 ) -> None:
-    """Replies slower than the timeout are abandoned and asked again."""
+    """Replies slower than the timeout are abandoned and asked again.
+
+    One reply in ten takes 3 s against a 0.1 s timeout: no scheduling jitter
+    makes such a reply arrive in time, and no wall-clock wait decides the
+    outcome (retries are immediate, with room for many slow replies in a row).
+    """
     out = tmp_path / "out.ndjson"
     faults = FaultConfig(
-        latency_ms=5, latency_tail_probability=0.1, latency_tail_multiplier=100, seed=4
+        latency_ms=1,
+        latency_tail_probability=0.1,
+        latency_tail_multiplier=3_000,
+        seed=4,
     )
     settings = config(days=7, conversations=1_500, faults=faults)
-    async with connected(settings, request_timeout=0.2) as (simulator, client):
+    async with connected(
+        settings,
+        request_timeout=0.1,
+        retry=RetryPolicy.immediate(max_attempts=40),
+    ) as (simulator, client):
         report = await export_conversations(
             client, START, START + timedelta(days=7), out, api="query"
         )
