@@ -159,7 +159,7 @@ class ExportStore:
 
         Raises:
             OutputError: the output's folder is missing or not writable, or the
-                output path is a folder.
+                output path is a symlink or exists and is not a regular file.
             ManifestMismatchError: a manifest for different parameters is there.
         """
         self._check_writable()
@@ -235,8 +235,18 @@ class ExportStore:
     def _check_writable(self) -> None:
         folder = self.output.parent
         where = str(self.output)
+        # The final rename replaces whatever is at the path: a device or a
+        # FIFO would be swapped for a file, and a symlink for a file rather
+        # than its target written. Both are refused, not guessed at; a user
+        # who wants the link's target can name it.
+        if self.output.is_symlink():
+            raise OutputError(
+                where, "it is a symbolic link; name the file it points to instead"
+            )
         if self.output.is_dir():
             raise OutputError(where, "it is a folder")
+        if self.output.exists() and not self.output.is_file():
+            raise OutputError(where, "it exists and is not a regular file")
         if not folder.is_dir():
             raise OutputError(where, f"the folder {folder} does not exist")
         try:
