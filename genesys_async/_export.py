@@ -381,7 +381,14 @@ class _Engine:
             reply = await self._query(interval, 1)
         except IntervalTooLongError as exc:
             self._shorten(exc)
-            self._queue.put_nowait(interval)
+            if interval.length_ms > self._max_chunk_ms:
+                # Re-planned to the shorter limit when it comes off the queue.
+                self._queue.put_nowait(interval)
+            else:
+                # Already within the limit the server names: asking again
+                # would be refused again, forever. Treated as too big, it is
+                # halved down to the minimum chunk, which then fails by name.
+                self._refused(chunk, exc)
             return
         except (RequestTooLargeError, PaginationCapError, ServerError) as exc:
             self._refused(chunk, exc)
