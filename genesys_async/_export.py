@@ -41,7 +41,13 @@ from ._intervals import Interval, check_range, format_ms, parse_instant, plan
 from ._jobs import ApiMode, DetailsJobs, JobOptions, default_api
 from ._queries import DETAILS_QUERY_PATH, ConversationFilters, details_query
 from ._seen import SeenIds
-from ._sinks import ChunkSpool, ExportStore, OutputFormat, read_records
+from ._sinks import (
+    ChunkSpool,
+    ExportStore,
+    OutputFormat,
+    read_records,
+    recorded_parameters,
+)
 
 __all__ = [
     "ExportOptions",
@@ -705,7 +711,9 @@ async def export_conversations(
             jobs up to the data availability date and the query after it (that
             part is marked provisional in the report and the manifest). None
             is ``auto`` for a range that starts before the query's reach
-            (``jobs.query_reach_days``), else ``query``.
+            (``jobs.query_reach_days``), else ``query``; but a resume keeps
+            the API its manifest records, since that default moves with the
+            clock and the same command must resume tomorrow.
         jobs: how to drive details jobs; None uses the defaults.
 
     Raises:
@@ -718,8 +726,10 @@ async def export_conversations(
     filters = filters or ConversationFilters()
     options = options or ExportOptions()
     progress = progress or ExportProgress()
-    api = _chosen_api(api, start, jobs)
     path = Path(output)
+    if api is None and not restart:
+        api = _resumed_api(path)
+    api = _chosen_api(api, start, jobs)
     store = ExportStore(
         path,
         fmt,
@@ -779,6 +789,17 @@ def _chosen_api(
     if api is not None:
         return api
     return default_api(start, (jobs or JobOptions()).query_reach_days)
+
+
+def _resumed_api(output: Path) -> ApiMode | None:
+    """The API an earlier run's manifest beside ``output`` records, if any."""
+    source = recorded_parameters(output).get("source")
+    modes: tuple[ApiMode, ...] = ("query", "jobs", "auto")
+    for mode in modes:
+        if source == f"details-{mode}":
+            logger.info("resuming with the API the manifest records: %s", mode)
+            return mode
+    return None
 
 
 def _report(

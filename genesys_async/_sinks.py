@@ -27,7 +27,13 @@ import orjson
 from ._errors import ManifestMismatchError, OutputError
 from ._intervals import Interval, format_ms, parse_instant
 
-__all__ = ["ChunkSpool", "ExportStore", "OutputFormat", "read_records"]
+__all__ = [
+    "ChunkSpool",
+    "ExportStore",
+    "OutputFormat",
+    "read_records",
+    "recorded_parameters",
+]
 
 OutputFormat = Literal["ndjson", "json"]
 
@@ -360,6 +366,15 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
     with open(path, "rb") as lines:
         for line in lines:
             yield orjson.loads(line)
+
+
+def recorded_parameters(output: Path) -> Mapping[str, Any]:
+    """The parameters the manifest beside ``output`` records; empty when none."""
+    records = _read_lines(output.with_name(output.name + ".manifest.jsonl"))
+    if not records or records[0].get("manifest") != "genesys-async":
+        return {}
+    parameters = records[0].get("parameters")
+    return parameters if isinstance(parameters, dict) else {}
 
 
 def _parsed(record: Mapping[str, Any]) -> FinishedChunk | None:

@@ -37,7 +37,7 @@ from ._export import (
     export_conversations,
 )
 from ._intervals import NaiveInstantError, check_range, from_ms, parse_instant
-from ._jobs import JobOptions, default_api
+from ._jobs import JobOptions
 from ._queries import DIRECTIONS, MEDIA_TYPES, ConversationFilters
 
 __all__ = ["main"]
@@ -440,7 +440,6 @@ async def _export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from exc
 
-    api = args.api or default_api(args.start, args.query_reach_days)
     progress = ExportProgress()
     async with _client(args) as client:
         display = _ProgressDisplay(progress, client, _progress_mode(args.progress))
@@ -456,7 +455,8 @@ async def _export(args: argparse.Namespace) -> int:
                 restart=args.restart,
                 progress=progress,
                 origin=_origin(args),
-                api=api,
+                # None lets a resume keep the API its manifest records.
+                api=args.api,
                 jobs=jobs,
             )
     _summarise(report, sys.stdout)

@@ -11,13 +11,18 @@ from pathlib import Path
 import orjson
 import pytest
 
-from genesys_async._errors import ChunkTooSmallError, ServerError
+from genesys_async._errors import (
+    ChunkTooSmallError,
+    ManifestMismatchError,
+    ServerError,
+)
 from genesys_async._export import (
     ExportOptions,
     conversation_details,
     export_conversations,
 )
 from genesys_async._intervals import parse_instant
+from genesys_async._jobs import JobOptions
 from genesys_async._queries import ConversationFilters
 from genesys_async._sinks import ChunkSpool
 from genesys_async.simulator import FaultConfig
@@ -244,3 +249,33 @@ async def test_a_reader_leaving_during_a_handover_leaves_no_spool_open(
     assert entered.is_set()
     assert spools
     assert all(spool.closed for spool in spools)
+
+
+async def test_resume_without_an_api_keeps_the_one_the_manifest_records(
+    tmp_path: Path,
+) -> None:
+    """The default API moves with the clock; a resume must not be refused for it."""
+    out = tmp_path / "out.ndjson"
+    manifest = tmp_path / "out.ndjson.manifest.jsonl"
+    end = START + timedelta(days=3)
+    # Today the query reaches the range; tomorrow (a shorter reach) it would not.
+    today, tomorrow = (
+        JobOptions(query_reach_days=36_500),
+        JobOptions(query_reach_days=1),
+    )
+    async with connected(config()) as (simulator, client):
+        await export_conversations(client, START, end, out, jobs=today)
+        # A crash before the output: the manifest without its closing line.
+        lines = manifest.read_bytes().splitlines(keepends=True)
+        manifest.write_bytes(b"".join(lines[:-1]))
+        out.unlink()
+
+        resumed = await export_conversations(client, START, end, out, jobs=tomorrow)
+        with pytest.raises(ManifestMismatchError, match="source"):
+            await export_conversations(
+                client, START, end, out, api="auto", jobs=tomorrow
+            )
+
+        assert_exact(read_output(out), simulator, START, end)
+    assert resumed.api == "query"
+    assert not resumed.already_complete
