@@ -738,6 +738,8 @@ async def export_conversations(
             "source": f"details-{api}",
             "interval": str(whole),
             "filters": filters.describe(),
+            # The output's bytes depend on it: another format is another export.
+            "format": fmt,
         },
         restart=restart,
     )

@@ -15,6 +15,7 @@ the output is complete. A line torn by ``kill -9`` is ignored on resume.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 OutputFormat = Literal["ndjson", "json"]
+
+logger = logging.getLogger("genesys_async")
 
 _MANIFEST_VERSION = 1
 # Bytes per read when copying parts into the output.
@@ -231,9 +234,11 @@ class ExportStore:
                 sink.flush()
                 os.fsync(sink.fileno())
             os.replace(temporary, self.output)
+            size = self.output.stat().st_size
         except OSError as exc:
             raise OutputError(str(self.output), exc.strerror or str(exc)) from exc
-        self._append({**extra, "complete": True, "conversations": total})
+        closing = {**extra, "complete": True, "conversations": total}
+        self._append({**closing, "output_bytes": size})
         shutil.rmtree(self.parts_dir, ignore_errors=True)
         self.complete = True
         return total
@@ -286,9 +291,14 @@ class ExportStore:
 
         # A complete export's parts are gone: its chunk lines are kept as
         # they are, so a rerun reports what the output holds.
-        self.complete = self.output.exists() and any(
-            record.get("complete") for record in records[1:]
-        )
+        closing = [record for record in records[1:] if record.get("complete")]
+        self.complete = bool(closing) and self._output_intact(closing[-1])
+        if closing and not self.complete:
+            # Its parts are gone, so it cannot be assembled again: refetched.
+            logger.warning(
+                "%s is missing or not as the manifest recorded it; exporting again",
+                self.output,
+            )
         kept: list[dict[str, Any]] = [header]
         for record in records[1:]:
             if record.get("complete"):
@@ -304,6 +314,14 @@ class ExportStore:
         # Rewrite without torn or orphaned lines, so appends stay parseable.
         _write_atomically(self.manifest_path, kept)
         self._remove_orphans()
+
+    def _output_intact(self, closing: Mapping[str, Any]) -> bool:
+        """Whether the output is there with the size the closing line records."""
+        if not self.output.is_file():
+            return False
+        recorded = closing.get("output_bytes")
+        # Manifests written before sizes were recorded vouch by existence.
+        return recorded is None or self.output.stat().st_size == recorded
 
     def _on_disk(self, chunk: FinishedChunk) -> bool:
         """Whether a finished chunk's part is on disk as recorded."""

@@ -279,3 +279,14 @@ async def test_resume_without_an_api_keeps_the_one_the_manifest_records(
         assert_exact(read_output(out), simulator, START, end)
     assert resumed.api == "query"
     assert not resumed.already_complete
+
+
+async def test_same_range_in_another_format_is_another_export(tmp_path: Path) -> None:
+    """--format changes the output's bytes, so it is part of the manifest."""
+    out = tmp_path / "out"
+    end = START + timedelta(days=2)
+    async with connected(config()) as (_, client):
+        await export_conversations(client, START, end, out, api="query")
+
+        with pytest.raises(ManifestMismatchError, match='format was "ndjson"'):
+            await export_conversations(client, START, end, out, fmt="json", api="query")

@@ -226,3 +226,20 @@ def test_output_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
 
     assert (tmp_path / "out.ndjson").is_symlink()
     assert target.read_bytes() == b"kept\n"
+
+
+def test_completed_export_whose_output_changed_is_not_complete(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A truncated output is no longer vouched for: the rerun exports again."""
+    first = _store(tmp_path)
+    _commit(first, WEEK1, [1, 2])
+    first.finish({"seconds": 1.0})
+    whole = first.output.read_bytes()
+    first.output.write_bytes(whole[:-3])
+
+    second = _store(tmp_path)
+
+    assert not second.complete
+    assert second.finished == []
+    assert "not as the manifest recorded it" in caplog.text
