@@ -1,9 +1,9 @@
 """The command line: ``genesys-async export``, ``simulate`` and friends.
 
 Exit codes: 0 done; 2 bad usage or input (dates, region, output path,
-a manifest of another export); 3 authentication or permission refused;
-4 the export failed (the manifest keeps what was finished: rerun to resume);
-130 interrupted.
+a manifest of another export, a query the server rejects); 3 authentication
+or permission refused; 4 the export failed (the manifest keeps what was
+finished: rerun to resume); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -26,9 +26,12 @@ from ._errors import (
     AuthenticationError,
     ConfigurationError,
     GenesysError,
+    IntervalTooLongError,
     ManifestMismatchError,
     OutputError,
+    PaginationCapError,
     PermissionDeniedError,
+    QueryRejectedError,
 )
 from ._export import (
     ExportOptions,
@@ -380,6 +383,12 @@ def exit_code(error: GenesysError) -> int:
         return EXIT_USAGE
     if isinstance(error, (AuthenticationError, PermissionDeniedError)):
         return EXIT_AUTH
+    if isinstance(error, QueryRejectedError) and not isinstance(
+        error, (PaginationCapError, IntervalTooLongError)
+    ):
+        # The query itself is refused (a filter the server rejects, say):
+        # rerunning it cannot help, so it is bad input, not a failed export.
+        return EXIT_USAGE
     return EXIT_FAILED
 
 

@@ -392,3 +392,36 @@ async def test_export_killed_at_random_moments_resumes_to_an_exact_output(
 
     assert done.code == 0, done.stderr
     await _assert_exact_resumed_output(out)
+
+
+@pytest.mark.parametrize(
+    ("predicate", "message"),
+    [
+        ({"dimension": "nosuchdimension", "value": "x"}, "nosuchdimension"),
+        ({"dimension": "queueId", "value": 5}, "HTTP 400"),
+    ],
+    ids=["unknown-dimension", "bad-type"],
+)
+async def test_filter_the_server_rejects_exits_2_without_a_resume_hint(
+    tmp_path: Path, predicate: dict[str, object], message: str
+) -> None:
+    """Rerunning a rejected query cannot help: it is bad input, not a failure."""
+    segment_filter = {"type": "and", "predicates": [predicate]}
+
+    done = await run(
+        "export",
+        "--simulate",
+        "--simulate-conversations",
+        "100",
+        "--start",
+        "2026-09-01",
+        "--end",
+        "2026-09-02",
+        "--segment-filter",
+        orjson.dumps(segment_filter).decode(),
+        "--out",
+        str(tmp_path / "o.ndjson"),
+    )
+
+    assert (done.code, message in done.stderr) == (2, True), done.stderr
+    assert "resume" not in done.stderr
