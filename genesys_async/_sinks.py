@@ -57,7 +57,8 @@ class ChunkSpool:
         # page number -> (offset, length, records): where each page's lines
         # lie in the file, since pages arrive in any order.
         self._pages: dict[int, tuple[int, int, int]] = {}
-        self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 (closed in close())
+        with _as_output_error(path):
+            self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 (closed in close())
         self._size = 0
 
     @property
@@ -74,7 +75,8 @@ class ChunkSpool:
         """Append one page's NDJSON lines; a page already held is ignored."""
         if page in self._pages:
             return
-        self._file.write(lines)
+        with _as_output_error(self.path):
+            self._file.write(lines)
         self._pages[page] = (self._size, len(lines), records)
         self._size += len(lines)
 
@@ -86,7 +88,14 @@ class ChunkSpool:
 
         Returns:
             The number of records and of bytes written.
+
+        Raises:
+            OutputError: the disk is full or the folder went away.
         """
+        with _as_output_error(target):
+            return self._write_ordered(target)
+
+    def _write_ordered(self, target: Path) -> tuple[int, int]:
         pages = sorted(self._pages)
         offsets = [self._pages[page][0] for page in pages]
         if offsets == sorted(offsets):
@@ -269,8 +278,9 @@ class ExportStore:
             raise OutputError(where, exc.strerror or str(exc)) from exc
 
     def _start_fresh(self) -> None:
-        for stale in self.parts_dir.iterdir():
-            stale.unlink()
+        with _as_output_error(self.parts_dir):
+            for stale in self.parts_dir.iterdir():
+                stale.unlink()
         header = {
             "manifest": "genesys-async",
             "version": _MANIFEST_VERSION,
@@ -345,6 +355,19 @@ class ExportStore:
             raise OutputError(
                 str(self.manifest_path), exc.strerror or str(exc)
             ) from exc
+
+
+@contextlib.contextmanager
+def _as_output_error(path: Path) -> Iterator[None]:
+    """Turn an OSError (a full disk, say) into an OutputError naming ``path``.
+
+    The manifest keeps every chunk committed before it, so the export resumes
+    once the cause is fixed; a raw traceback would hide that.
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(str(path), exc.strerror or str(exc)) from exc
 
 
 def _assemble(sink: IO[bytes], fmt: OutputFormat, parts: Iterable[Path]) -> None:

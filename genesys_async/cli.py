@@ -406,6 +406,14 @@ def run_command(work: Coroutine[Any, Any, int], failed: str) -> int:
         code = exit_code(exc)
         if code == EXIT_FAILED:
             print(failed, file=sys.stderr)
+        elif isinstance(exc, OutputError):
+            # Exit 2 like any path problem, but a full disk mid-export keeps
+            # its manifest: say that the same command then resumes.
+            print(
+                "Fix the output path or free space, then rerun the same command:"
+                " finished chunks are kept.",
+                file=sys.stderr,
+            )
         return code
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from genesys_async._errors import OutputError
+from genesys_async.cli import run_command
 from genesys_async.simulator import Simulator, SimulatorConfig
 
 from .conftest import run, simulate_config, start
@@ -425,3 +427,20 @@ async def test_filter_the_server_rejects_exits_2_without_a_resume_hint(
 
     assert (done.code, message in done.stderr) == (2, True), done.stderr
     assert "resume" not in done.stderr
+
+
+def test_output_error_exits_2_and_says_the_rerun_resumes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A full disk mid-export is a path problem (2) whose manifest is kept."""
+
+    async def fill_the_disk() -> int:
+        raise OutputError("o.ndjson.parts/1.spool", "No space left on device")
+
+    code = run_command(fill_the_disk(), "unused")
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "No space left on device" in err
+    assert "rerun the same command" in err
+    assert "Traceback" not in err
