@@ -431,6 +431,9 @@ def _fail(exc: BaseException) -> None:
 
 async def _export(args: argparse.Namespace) -> int:
     check_range(args.start, args.end)
+    if args.report is not None:
+        # Found out now, not after an export of hours that then cannot report.
+        _check_report_path(args.report)
     try:
         filters = ConversationFilters(
             conversation_filters=args.conversation_filter,
@@ -478,10 +481,23 @@ async def _export(args: argparse.Namespace) -> int:
             )
     _summarise(report, sys.stdout)
     if args.report is not None:
-        args.report.write_bytes(
-            orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2) + b"\n"
-        )
+        try:
+            args.report.write_bytes(
+                orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2) + b"\n"
+            )
+        except OSError as exc:
+            raise OutputError(
+                str(args.report), f"{exc.strerror or exc} (the export is complete)"
+            ) from exc
     return EXIT_OK
+
+
+def _check_report_path(report: Path) -> None:
+    """Refuse a --report path whose folder is missing or that is a folder."""
+    if report.is_dir():
+        raise OutputError(str(report), "it is a folder")
+    if not report.parent.is_dir():
+        raise OutputError(str(report), f"the folder {report.parent} does not exist")
 
 
 def _origin(args: argparse.Namespace) -> str | None:

@@ -444,3 +444,26 @@ def test_output_error_exits_2_and_says_the_rerun_resumes(
     assert "No space left on device" in err
     assert "rerun the same command" in err
     assert "Traceback" not in err
+
+
+async def test_report_in_a_missing_folder_exits_2_before_any_work(
+    tmp_path: Path,
+) -> None:
+    """The report's folder is checked at start-up, not after the export."""
+    done = await run(
+        "export",
+        "--simulate",
+        "--start",
+        "2026-09-01",
+        "--end",
+        "2026-09-02",
+        "--out",
+        str(tmp_path / "o.ndjson"),
+        "--report",
+        str(tmp_path / "missing" / "r.json"),
+    )
+
+    assert done.code == 2, done.stderr
+    assert "does not exist" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
