@@ -84,7 +84,7 @@ class ExportOptions:
         concurrency: how many requests are in flight at most.
         page_size: records per page (the API takes 100 safely).
         min_chunk_seconds: a refused chunk shorter than twice this is not split
-            but fails the export.
+            but fails the export; ``chunk_days`` must be at least twice this.
     """
 
     chunk_days: float = 7.0
@@ -93,14 +93,24 @@ class ExportOptions:
     min_chunk_seconds: float = 60.0
 
     def __post_init__(self) -> None:
-        if not self.chunk_days > 0:
-            raise ConfigurationError("chunk_days must be positive")
+        # isfinite also refuses nan, which every comparison lets through.
+        if not (math.isfinite(self.chunk_days) and self.chunk_days > 0):
+            raise ConfigurationError("chunk_days must be a finite number above zero")
         if self.concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
         if not 1 <= self.page_size <= 10_000:
             raise ConfigurationError("page_size must be between 1 and 10000")
-        if not self.min_chunk_seconds > 0:
-            raise ConfigurationError("min_chunk_seconds must be positive")
+        if not (math.isfinite(self.min_chunk_seconds) and self.min_chunk_seconds > 0):
+            raise ConfigurationError(
+                "min_chunk_seconds must be a finite number above zero"
+            )
+        # A chunk shorter than a splittable one plans absurd numbers of
+        # chunks (0.0000001 days: 140 million a year) and could never split.
+        if self.chunk_days * 86_400 < 2 * self.min_chunk_seconds:
+            raise ConfigurationError(
+                f"chunk_days ({self.chunk_days:g} days) must be at least twice"
+                f" min_chunk_seconds ({2 * self.min_chunk_seconds:g} seconds)"
+            )
 
 
 @dataclass

@@ -467,3 +467,40 @@ async def test_report_in_a_missing_folder_exits_2_before_any_work(
     assert "does not exist" in done.stderr
     assert "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--chunk-days", "0.0000001"], "at least twice"),
+        (["--chunk-days", "0.001", "--min-chunk-seconds", "60"], "at least twice"),
+        (["--chunk-days", "inf"], "finite"),
+        (["--chunk-days", "nan"], "finite"),
+        (["--rate-limit", "nan"], "finite"),
+        (["--rate-limit", "inf"], "finite"),
+        (["--rate-limit", "0"], "above zero"),
+        (["--min-chunk-seconds", "inf"], "finite"),
+        (["--query-reach-days", "inf"], "finite"),
+        (["--concurrency", "inf"], "not a number"),
+    ],
+)
+async def test_unbounded_numbers_exit_2_before_any_work(
+    tmp_path: Path, arguments: list[str], message: str
+) -> None:
+    """nan, inf and absurdly short chunks are refused, not run into the ground."""
+    done = await run(
+        "export",
+        "--simulate",
+        "--start",
+        "2026-09-01",
+        "--end",
+        "2026-09-02",
+        "--out",
+        str(tmp_path / "o.ndjson"),
+        *arguments,
+    )
+
+    assert done.code == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -17,7 +17,11 @@ from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
 
 from genesys_async._client import GenesysClient
-from genesys_async._errors import ChunkTooSmallError, IntervalTooLongError
+from genesys_async._errors import (
+    ChunkTooSmallError,
+    ConfigurationError,
+    IntervalTooLongError,
+)
 from genesys_async._export import ExportOptions, export_conversations
 from genesys_async._http import RetryPolicy
 
@@ -108,3 +112,19 @@ async def test_interval_refusal_of_a_chunk_within_the_limit_ends_by_name(
     assert re.search(r"2026-09-01T00:\d\d:00\.000Z/", raised.value.interval)
     assert _query_calls(mock) <= 7
     assert not (tmp_path / "o.ndjson").exists()
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {"chunk_days": float("nan")},
+        {"chunk_days": float("inf")},
+        {"chunk_days": 1e-7},
+        {"min_chunk_seconds": float("inf")},
+        {"chunk_days": 1 / 24, "min_chunk_seconds": 1801},
+    ],
+)
+def test_export_options_refuse_what_the_cli_refuses(knobs: dict[str, float]) -> None:
+    """Library users get the same bounds: finite, and chunks that can split."""
+    with pytest.raises(ConfigurationError):
+        ExportOptions(**knobs)  # type: ignore[arg-type]
