@@ -40,7 +40,13 @@ from ._export import (
     ExportReport,
     export_conversations,
 )
-from ._intervals import NaiveInstantError, check_range, from_ms, parse_instant
+from ._intervals import (
+    NaiveInstantError,
+    OffsetOutOfRangeError,
+    check_range,
+    from_ms,
+    parse_instant,
+)
 from ._jobs import JobOptions
 from ._queries import DIRECTIONS, MEDIA_TYPES, ConversationFilters
 
@@ -72,6 +78,8 @@ def parse_when(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"{text!r} has no offset: add Z for UTC or an offset such as +02:00"
         ) from None
+    except OffsetOutOfRangeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date (2026-09-01) or a date and time with an offset"
@@ -524,6 +532,11 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[Any]:
     if not args.simulate:
         if args.api_url is None and args.login_url is not None:
             raise ConfigurationError("--login-url needs --api-url")
+        if args.api_url is not None and args.region is not None:
+            # One would be ignored silently: data from the wrong region.
+            raise ConfigurationError(
+                "--region and --api-url both say where to export from: give one"
+            )
         kwargs: dict[str, Any] = {"max_connections": connections, **rate}
         if args.api_url is not None:
             kwargs.update(api_url=args.api_url, login_url=args.login_url)
@@ -537,9 +550,16 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[Any]:
 
     # Data from a day before the range, so conversations crossing its first
     # midnight exist as they would in a real organisation.
+    try:
+        data_start = args.start - timedelta(days=1)
+    except OverflowError:
+        raise ConfigurationError(
+            "--simulate needs a --start after 0001-01-01: the simulator holds"
+            " data from the day before it"
+        ) from None
     config = SimulatorConfig(
         seed=args.simulate_seed,
-        start=args.start - timedelta(days=1),
+        start=data_start,
         end=args.end,
         conversations=args.simulate_conversations,
         rate_limit=args.rate_limit,

@@ -149,6 +149,9 @@ async def test_role_without_the_permission_exits_3_naming_it(tmp_path: Path) -> 
         (["--start", "2026-09-01", "--end", "2999-01-01"], "future"),
         (["--start", "2026-09-01T08:00:00", "--end", "2026-09-02"], "no offset"),
         (["--start", "September", "--end", "2026-09-02"], "not a date"),
+        (["--start", "2026-09-01T08:00:00+25:00", "--end", "2026-09-02"], "+25:00"),
+        (["--start", "2026-09-01T08:00:00+02:99", "--end", "2026-09-02"], "+02:99"),
+        (["--start", "0001-01-01", "--end", "0001-01-02"], "after 0001-01-01"),
     ],
 )
 async def test_bad_dates_exit_2_with_a_clear_message(
@@ -192,6 +195,14 @@ async def test_bad_dates_exit_2_with_a_clear_message(
             "URL",
         ),
         (["--region", "eu-west-1"], {}, "GENESYSCLOUD_OAUTHCLIENT_ID"),
+        (
+            ["--region", "eu-west-1", "--api-url", "https://api.mypurecloud.com"],
+            {
+                "GENESYSCLOUD_OAUTHCLIENT_ID": "i",
+                "GENESYSCLOUD_OAUTHCLIENT_SECRET": "s",
+            },
+            "give one",
+        ),
     ],
 )
 async def test_bad_connection_settings_exit_2_before_any_request(
@@ -251,6 +262,7 @@ async def test_rerun_with_other_parameters_is_refused(tmp_path: Path) -> None:
     assert first.code == 0, first.stderr
     assert second.code == 2
     assert "different export" in second.stderr
+    assert "--restart" in second.stderr
 
 
 async def test_rerun_of_a_finished_export_fetches_nothing(tmp_path: Path) -> None:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import datetime, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from genesys_async._intervals import Interval, format_ms, parse_instant, plan, to_ms
+from genesys_async._intervals import (
+    Interval,
+    OffsetOutOfRangeError,
+    format_ms,
+    parse_instant,
+    plan,
+    to_ms,
+)
 
 DAY = 86_400_000
 HOUR = 3_600_000
@@ -119,6 +127,13 @@ def test_parse_instant_refuses_a_time_without_offset() -> None:
     """A naive time is ambiguous, so it is refused."""
     with pytest.raises(ValueError, match="no time zone"):
         parse_instant("2026-09-01T00:00:00")
+
+
+@pytest.mark.parametrize("offset", ["+25:00", "+02:99", "-24:00", "+0260"])
+def test_parse_instant_refuses_an_offset_out_of_range(offset: str) -> None:
+    """A typo in an offset would shift the range silently; it is refused."""
+    with pytest.raises(OffsetOutOfRangeError, match=re.escape(offset)):
+        parse_instant(f"2026-09-01T08:00:00{offset}")
 
 
 def test_to_ms_refuses_a_naive_datetime() -> None:
