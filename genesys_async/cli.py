@@ -3,7 +3,8 @@
 Exit codes: 0 done; 2 bad usage or input (dates, region, output path,
 a manifest of another export, a query the server rejects); 3 authentication
 or permission refused; 4 the export failed (the manifest keeps what was
-finished: rerun to resume); 130 interrupted.
+finished: rerun to resume); 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM), both stopped cleanly with the manifest kept.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import logging
 import math
 import re
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Coroutine, Sequence
@@ -57,6 +59,8 @@ EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_FAILED = 4
 EXIT_INTERRUPTED = 130
+# 128 + SIGTERM, what a shell reports for a process SIGTERM killed.
+EXIT_TERMINATED = 143
 
 logger = logging.getLogger("genesys_async")
 
@@ -241,7 +245,8 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Export Genesys Cloud CX conversation analytics at the API"
         " rate limit: chunked, retried, split, exactly once, resumable.",
         epilog="Exit codes: 0 done; 2 bad usage or input; 3 authentication or"
-        " permission refused; 4 export failed (rerun to resume); 130 interrupted.",
+        " permission refused; 4 export failed (rerun to resume); 130 interrupted;"
+        " 143 terminated (SIGTERM); after 4, 130 and 143 the same command resumes.",
     )
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="-v info, -vv debug"
@@ -412,7 +417,13 @@ def run_command(work: Coroutine[Any, Any, int], failed: str) -> int:
         failed: what to tell the user when the work itself failed (exit 4).
     """
     try:
-        return asyncio.run(work)
+        return asyncio.run(_stoppable(work))
+    except _Terminated:
+        print(
+            "terminated (SIGTERM); rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED
     except GenesysError as exc:
         _fail(exc)
         code = exit_code(exc)
@@ -427,6 +438,41 @@ def run_command(work: Coroutine[Any, Any, int], failed: str) -> int:
                 file=sys.stderr,
             )
         return code
+
+
+class _Terminated(Exception):
+    """The process received SIGTERM and stopped its work cleanly."""
+
+
+async def _stoppable(work: Coroutine[Any, Any, int]) -> int:
+    """Run ``work``; SIGTERM cancels it as Ctrl-C does, then raises _Terminated.
+
+    Schedulers stop jobs with SIGTERM, whose default kills at once. Cancelling
+    instead unwinds the engine as SIGINT does: spools closed, the manifest
+    kept for a resume.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, terminate)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover (Windows)
+        return await work
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if terminated:
+            raise _Terminated from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _run_export(args: argparse.Namespace) -> int:

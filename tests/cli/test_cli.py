@@ -516,3 +516,37 @@ async def test_unbounded_numbers_exit_2_before_any_work(
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("stop", "code", "said"),
+    [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+    ids=["SIGTERM", "SIGINT"],
+)
+async def test_export_stopped_by_a_signal_exits_cleanly_and_resumes(
+    tmp_path: Path, stop: signal.Signals, code: int, said: str
+) -> None:
+    """What schedulers and Ctrl-C send stops the export with its manifest kept."""
+    out = tmp_path / "o.ndjson"
+    manifest = tmp_path / "o.ndjson.manifest.jsonl"
+    command = _resumable_export(out, "query")
+    process = await start(*command)
+
+    async def two_chunks_recorded() -> None:
+        # Another process's file: polling it is the only way to see progress.
+        while not (manifest.exists() and manifest.read_bytes().count(b'"chunk"') >= 2):
+            assert process.returncode is None, "the export ended before the signal"
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(two_chunks_recorded(), timeout=60)
+    process.send_signal(stop)
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    done = await run(*command)
+
+    assert process.returncode == code
+    assert said in stderr.decode()
+    assert "rerun the same command to resume" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    assert done.code == 0, done.stderr
+    assert "0 resumed" not in done.stdout
+    await _assert_same_as_uninterrupted(out, "query")
