@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import tempfile
@@ -195,6 +196,10 @@ class _Chunk:
     # Set when the chunk was split or failed: its pages still queued or in
     # flight are then dropped.
     dead: bool = False
+    # The first page's totalHits, and the records the pages brought (before
+    # the owner rule), to notice a chunk that came back well short.
+    total_hits: int = 0
+    received: int = 0
 
 
 @dataclass(frozen=True)
@@ -264,6 +269,8 @@ class _Engine:
         # Chunks with a spool open, closed (and deleted) when the run stops
         # early, so a failed or cancelled export leaves no open files.
         self._open: set[_Chunk] = set()
+        # Sentences for the report, such as a chunk short of its totalHits.
+        self.warnings: list[str] = []
 
     async def run(
         self, intervals: Sequence[Interval], job_intervals: Sequence[Interval] = ()
@@ -422,6 +429,7 @@ class _Engine:
 
         chunk.spool = ChunkSpool(self.spool_path(chunk))
         self._open.add(chunk)
+        chunk.total_hits = total
         chunk.last_page = max(1, math.ceil(total / self._options.page_size))
         for number in range(2, chunk.last_page + 1):
             self._queue.put_nowait(_Page(chunk, number))
@@ -442,6 +450,7 @@ class _Engine:
     async def _take_page(self, chunk: _Chunk, number: int, reply: Any) -> None:
         """Keep a page's owned records; finish the chunk when it is whole."""
         records = reply.get("conversations") or []
+        chunk.received += len(records)
         lines, count = self.owned_lines(chunk, records)
         assert chunk.spool is not None
         chunk.spool.add_page(number, lines, count)
@@ -452,7 +461,25 @@ class _Engine:
             chunk.last_page += 1
             self._queue.put_nowait(_Page(chunk, chunk.last_page))
         if len(chunk.done_pages) == chunk.last_page:
+            self._check_hits(chunk)
             await self._finish(chunk, "query")
+
+    def _check_hits(self, chunk: _Chunk) -> None:
+        """Warn when a chunk brought well under the totalHits it announced.
+
+        totalHits is approximate, so up to a page of difference is normal;
+        more, without a refusal, may be records the server did not serve.
+        """
+        missing = chunk.total_hits - chunk.received
+        if missing <= self._options.page_size:
+            return
+        warning = (
+            f"Chunk {chunk.interval} brought {chunk.received} records but its"
+            f" first page announced {chunk.total_hits} (totalHits) and the server"
+            " said nothing of the rest."
+        )
+        logger.warning("%s", warning)
+        self.warnings.append(warning)
 
     def owned_lines(
         self, chunk: _Chunk, records: list[dict[str, Any]]
@@ -789,6 +816,9 @@ async def export_conversations(
         client, filters, options, store.parts_dir, commit, progress, source
     )
     await engine.run(planned.query, planned.jobs)
+    planned = dataclasses.replace(
+        planned, warnings=(*planned.warnings, *engine.warnings)
+    )
     report = _report(client, before, began, store, progress, 0, False, planned)
     total = await asyncio.to_thread(store.finish, report.as_dict())
     return _report(client, before, began, store, progress, total, False, planned)

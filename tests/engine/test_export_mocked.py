@@ -1,4 +1,4 @@
-"""Server refusals the simulator does not make, through a mocked Genesys Cloud."""
+"""What the simulator does not do, through a mocked Genesys Cloud; option bounds."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
-from aioresponses import aioresponses
+from aioresponses import CallbackResult, aioresponses
 from aioresponses import core as aioresponses_core
 
 from genesys_async._client import GenesysClient
@@ -128,3 +129,34 @@ def test_export_options_refuse_what_the_cli_refuses(knobs: dict[str, float]) -> 
     """Library users get the same bounds: finite, and chunks that can split."""
     with pytest.raises(ConfigurationError):
         ExportOptions(**knobs)  # type: ignore[arg-type]
+
+
+async def test_chunk_well_short_of_its_total_hits_is_a_warning(
+    mock: aioresponses, client: GenesysClient, tmp_path: Path
+) -> None:
+    """totalHits 250, then 100 records and empty pages: the report says so."""
+
+    def reply(url: Any, **kwargs: Any) -> CallbackResult:
+        number = orjson.loads(kwargs["data"])["paging"]["pageNumber"]
+        records = [
+            {
+                "conversationId": f"c{n}",
+                "conversationStart": f"2026-09-01T00:{n // 10:02d}:00.000Z",
+            }
+            for n in range(100)
+            if number == 1
+        ]
+        return CallbackResult(payload={"totalHits": 250, "conversations": records})
+
+    mock.post(QUERY_URL, callback=reply, repeat=True)
+    out = tmp_path / "o.ndjson"
+
+    report = await export_conversations(
+        client, START, START + timedelta(hours=1), out, api="query"
+    )
+
+    assert report.conversations == 100
+    assert len(report.warnings) == 1
+    assert "2026-09-01T00:00:00.000Z/2026-09-01T01:00:00.000Z" in report.warnings[0]
+    assert "brought 100 records" in report.warnings[0]
+    assert "250" in report.warnings[0]
