@@ -282,6 +282,7 @@ async def test_rerun_of_a_finished_export_fetches_nothing(tmp_path: Path) -> Non
     ]
     first = await run(*common)
     exported = first.stdout.split()[1]
+    written = out.read_bytes()
 
     again = await run(*common)
     restarted = await run(*common, "--restart")
@@ -291,6 +292,7 @@ async def test_rerun_of_a_finished_export_fetches_nothing(tmp_path: Path) -> Non
     assert not out.with_name(out.name + ".parts").exists()
     assert restarted.code == 0
     assert "Exported" in restarted.stdout
+    assert out.read_bytes() == written
 
 
 async def _kill_after_chunks(
@@ -550,3 +552,28 @@ async def test_export_stopped_by_a_signal_exits_cleanly_and_resumes(
     assert done.code == 0, done.stderr
     assert "0 resumed" not in done.stdout
     await _assert_same_as_uninterrupted(out, "query")
+
+
+async def test_json_format_writes_one_array_of_the_ndjson_records(
+    tmp_path: Path,
+) -> None:
+    """--format json holds the same records, in the same order, as one array."""
+    common = [
+        "export",
+        "--simulate",
+        "--simulate-conversations",
+        "500",
+        "--start",
+        "2026-09-01",
+        "--end",
+        "2026-09-04",
+    ]
+    lines, array = tmp_path / "o.ndjson", tmp_path / "o.json"
+
+    as_lines = await run(*common, "--out", str(lines))
+    as_array = await run(*common, "--out", str(array), "--format", "json")
+
+    assert (as_lines.code, as_array.code) == (0, 0), as_array.stderr
+    records = orjson.loads(array.read_bytes())
+    assert records == [orjson.loads(line) for line in lines.read_bytes().splitlines()]
+    assert records, "the range holds conversations"
