@@ -331,7 +331,7 @@ class ManifestMismatchError(ExportError):
         listed = "; ".join(differences) or "unknown differences"
         super().__init__(
             f"Manifest {path} belongs to a different export ({listed}); "
-            "remove it or rerun with the same settings."
+            "rerun with the same settings, or with --restart to start over."
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import tempfile
@@ -41,7 +42,13 @@ from ._intervals import Interval, check_range, format_ms, parse_instant, plan
 from ._jobs import ApiMode, DetailsJobs, JobOptions, default_api
 from ._queries import DETAILS_QUERY_PATH, ConversationFilters, details_query
 from ._seen import SeenIds
-from ._sinks import ChunkSpool, ExportStore, OutputFormat, read_records
+from ._sinks import (
+    ChunkSpool,
+    ExportStore,
+    OutputFormat,
+    read_records,
+    recorded_parameters,
+)
 
 __all__ = [
     "ExportOptions",
@@ -78,7 +85,7 @@ class ExportOptions:
         concurrency: how many requests are in flight at most.
         page_size: records per page (the API takes 100 safely).
         min_chunk_seconds: a refused chunk shorter than twice this is not split
-            but fails the export.
+            but fails the export; ``chunk_days`` must be at least twice this.
     """
 
     chunk_days: float = 7.0
@@ -87,14 +94,24 @@ class ExportOptions:
     min_chunk_seconds: float = 60.0
 
     def __post_init__(self) -> None:
-        if not self.chunk_days > 0:
-            raise ConfigurationError("chunk_days must be positive")
+        # isfinite also refuses nan, which every comparison lets through.
+        if not (math.isfinite(self.chunk_days) and self.chunk_days > 0):
+            raise ConfigurationError("chunk_days must be a finite number above zero")
         if self.concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
         if not 1 <= self.page_size <= 10_000:
             raise ConfigurationError("page_size must be between 1 and 10000")
-        if not self.min_chunk_seconds > 0:
-            raise ConfigurationError("min_chunk_seconds must be positive")
+        if not (math.isfinite(self.min_chunk_seconds) and self.min_chunk_seconds > 0):
+            raise ConfigurationError(
+                "min_chunk_seconds must be a finite number above zero"
+            )
+        # A chunk shorter than a splittable one plans absurd numbers of
+        # chunks (0.0000001 days: 140 million a year) and could never split.
+        if self.chunk_days * 86_400 < 2 * self.min_chunk_seconds:
+            raise ConfigurationError(
+                f"chunk_days ({self.chunk_days:g} days) must be at least twice"
+                f" min_chunk_seconds ({2 * self.min_chunk_seconds:g} seconds)"
+            )
 
 
 @dataclass
@@ -179,6 +196,10 @@ class _Chunk:
     # Set when the chunk was split or failed: its pages still queued or in
     # flight are then dropped.
     dead: bool = False
+    # The first page's totalHits, and the records the pages brought (before
+    # the owner rule), to notice a chunk that came back well short.
+    total_hits: int = 0
+    received: int = 0
 
 
 @dataclass(frozen=True)
@@ -248,6 +269,8 @@ class _Engine:
         # Chunks with a spool open, closed (and deleted) when the run stops
         # early, so a failed or cancelled export leaves no open files.
         self._open: set[_Chunk] = set()
+        # Sentences for the report, such as a chunk short of its totalHits.
+        self.warnings: list[str] = []
 
     async def run(
         self, intervals: Sequence[Interval], job_intervals: Sequence[Interval] = ()
@@ -381,7 +404,14 @@ class _Engine:
             reply = await self._query(interval, 1)
         except IntervalTooLongError as exc:
             self._shorten(exc)
-            self._queue.put_nowait(interval)
+            if interval.length_ms > self._max_chunk_ms:
+                # Re-planned to the shorter limit when it comes off the queue.
+                self._queue.put_nowait(interval)
+            else:
+                # Already within the limit the server names: asking again
+                # would be refused again, forever. Treated as too big, it is
+                # halved down to the minimum chunk, which then fails by name.
+                self._refused(chunk, exc)
             return
         except (RequestTooLargeError, PaginationCapError, ServerError) as exc:
             self._refused(chunk, exc)
@@ -399,6 +429,7 @@ class _Engine:
 
         chunk.spool = ChunkSpool(self.spool_path(chunk))
         self._open.add(chunk)
+        chunk.total_hits = total
         chunk.last_page = max(1, math.ceil(total / self._options.page_size))
         for number in range(2, chunk.last_page + 1):
             self._queue.put_nowait(_Page(chunk, number))
@@ -419,6 +450,7 @@ class _Engine:
     async def _take_page(self, chunk: _Chunk, number: int, reply: Any) -> None:
         """Keep a page's owned records; finish the chunk when it is whole."""
         records = reply.get("conversations") or []
+        chunk.received += len(records)
         lines, count = self.owned_lines(chunk, records)
         assert chunk.spool is not None
         chunk.spool.add_page(number, lines, count)
@@ -429,7 +461,25 @@ class _Engine:
             chunk.last_page += 1
             self._queue.put_nowait(_Page(chunk, chunk.last_page))
         if len(chunk.done_pages) == chunk.last_page:
+            self._check_hits(chunk)
             await self._finish(chunk, "query")
+
+    def _check_hits(self, chunk: _Chunk) -> None:
+        """Warn when a chunk brought well under the totalHits it announced.
+
+        totalHits is approximate, so up to a page of difference is normal;
+        more, without a refusal, may be records the server did not serve.
+        """
+        missing = chunk.total_hits - chunk.received
+        if missing <= self._options.page_size:
+            return
+        warning = (
+            f"Chunk {chunk.interval} brought {chunk.received} records but its"
+            f" first page announced {chunk.total_hits} (totalHits) and the server"
+            " said nothing of the rest."
+        )
+        logger.warning("%s", warning)
+        self.warnings.append(warning)
 
     def owned_lines(
         self, chunk: _Chunk, records: list[dict[str, Any]]
@@ -698,7 +748,9 @@ async def export_conversations(
             jobs up to the data availability date and the query after it (that
             part is marked provisional in the report and the manifest). None
             is ``auto`` for a range that starts before the query's reach
-            (``jobs.query_reach_days``), else ``query``.
+            (``jobs.query_reach_days``), else ``query``; but a resume keeps
+            the API its manifest records, since that default moves with the
+            clock and the same command must resume tomorrow.
         jobs: how to drive details jobs; None uses the defaults.
 
     Raises:
@@ -711,8 +763,10 @@ async def export_conversations(
     filters = filters or ConversationFilters()
     options = options or ExportOptions()
     progress = progress or ExportProgress()
-    api = _chosen_api(api, start, jobs)
     path = Path(output)
+    if api is None and not restart:
+        api = _resumed_api(path)
+    api = _chosen_api(api, start, jobs)
     store = ExportStore(
         path,
         fmt,
@@ -721,6 +775,8 @@ async def export_conversations(
             "source": f"details-{api}",
             "interval": str(whole),
             "filters": filters.describe(),
+            # The output's bytes depend on it: another format is another export.
+            "format": fmt,
         },
         restart=restart,
     )
@@ -760,6 +816,9 @@ async def export_conversations(
         client, filters, options, store.parts_dir, commit, progress, source
     )
     await engine.run(planned.query, planned.jobs)
+    planned = dataclasses.replace(
+        planned, warnings=(*planned.warnings, *engine.warnings)
+    )
     report = _report(client, before, began, store, progress, 0, False, planned)
     total = await asyncio.to_thread(store.finish, report.as_dict())
     return _report(client, before, began, store, progress, total, False, planned)
@@ -772,6 +831,17 @@ def _chosen_api(
     if api is not None:
         return api
     return default_api(start, (jobs or JobOptions()).query_reach_days)
+
+
+def _resumed_api(output: Path) -> ApiMode | None:
+    """The API an earlier run's manifest beside ``output`` records, if any."""
+    source = recorded_parameters(output).get("source")
+    modes: tuple[ApiMode, ...] = ("query", "jobs", "auto")
+    for mode in modes:
+        if source == f"details-{mode}":
+            logger.info("resuming with the API the manifest records: %s", mode)
+            return mode
+    return None
 
 
 def _report(

@@ -17,6 +17,7 @@ from ._errors import ConfigurationError
 __all__ = [
     "Interval",
     "NaiveInstantError",
+    "OffsetOutOfRangeError",
     "check_range",
     "format_instant",
     "parse_instant",
@@ -37,6 +38,10 @@ _ISO = re.compile(
 
 class NaiveInstantError(ValueError):
     """An instant written without Z or an offset: which zone is meant?"""
+
+
+class OffsetOutOfRangeError(ValueError):
+    """An offset no clock shows, such as +25:00 or +02:99."""
 
 
 @dataclass(frozen=True, order=True)
@@ -177,7 +182,15 @@ def parse_instant(text: str) -> int:
     if zone not in ("Z", "z"):
         sign = -1 if zone[0] == "-" else 1
         digits = zone[1:].replace(":", "")
-        offset_ms = sign * (int(digits[:2]) * 60 + int(digits[2:])) * 60_000
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        # Real offsets run from -12:00 to +14:00; anything past 23:59 is a
+        # typo that would otherwise shift the range silently.
+        if hours > 23 or minutes > 59:
+            raise OffsetOutOfRangeError(
+                f"{text!r} has the offset {zone}, which is out of range"
+                " (hours 00-23, minutes 00-59)"
+            )
+        offset_ms = sign * (hours * 60 + minutes) * 60_000
     naive_ms = to_ms(moment.replace(tzinfo=timezone.utc))
     return naive_ms + millis - offset_ms
 

@@ -15,6 +15,7 @@ the output is complete. A line torn by ``kill -9`` is ignored on resume.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,9 +28,17 @@ import orjson
 from ._errors import ManifestMismatchError, OutputError
 from ._intervals import Interval, format_ms, parse_instant
 
-__all__ = ["ChunkSpool", "ExportStore", "OutputFormat", "read_records"]
+__all__ = [
+    "ChunkSpool",
+    "ExportStore",
+    "OutputFormat",
+    "read_records",
+    "recorded_parameters",
+]
 
 OutputFormat = Literal["ndjson", "json"]
+
+logger = logging.getLogger("genesys_async")
 
 _MANIFEST_VERSION = 1
 # Bytes per read when copying parts into the output.
@@ -48,7 +57,8 @@ class ChunkSpool:
         # page number -> (offset, length, records): where each page's lines
         # lie in the file, since pages arrive in any order.
         self._pages: dict[int, tuple[int, int, int]] = {}
-        self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 (closed in close())
+        with _as_output_error(path):
+            self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 (closed in close())
         self._size = 0
 
     @property
@@ -65,7 +75,8 @@ class ChunkSpool:
         """Append one page's NDJSON lines; a page already held is ignored."""
         if page in self._pages:
             return
-        self._file.write(lines)
+        with _as_output_error(self.path):
+            self._file.write(lines)
         self._pages[page] = (self._size, len(lines), records)
         self._size += len(lines)
 
@@ -77,7 +88,14 @@ class ChunkSpool:
 
         Returns:
             The number of records and of bytes written.
+
+        Raises:
+            OutputError: the disk is full or the folder went away.
         """
+        with _as_output_error(target):
+            return self._write_ordered(target)
+
+    def _write_ordered(self, target: Path) -> tuple[int, int]:
         pages = sorted(self._pages)
         offsets = [self._pages[page][0] for page in pages]
         if offsets == sorted(offsets):
@@ -159,7 +177,7 @@ class ExportStore:
 
         Raises:
             OutputError: the output's folder is missing or not writable, or the
-                output path is a folder.
+                output path is a symlink or exists and is not a regular file.
             ManifestMismatchError: a manifest for different parameters is there.
         """
         self._check_writable()
@@ -225,9 +243,11 @@ class ExportStore:
                 sink.flush()
                 os.fsync(sink.fileno())
             os.replace(temporary, self.output)
+            size = self.output.stat().st_size
         except OSError as exc:
             raise OutputError(str(self.output), exc.strerror or str(exc)) from exc
-        self._append({**extra, "complete": True, "conversations": total})
+        closing = {**extra, "complete": True, "conversations": total}
+        self._append({**closing, "output_bytes": size})
         shutil.rmtree(self.parts_dir, ignore_errors=True)
         self.complete = True
         return total
@@ -235,8 +255,18 @@ class ExportStore:
     def _check_writable(self) -> None:
         folder = self.output.parent
         where = str(self.output)
+        # The final rename replaces whatever is at the path: a device or a
+        # FIFO would be swapped for a file, and a symlink for a file rather
+        # than its target written. Both are refused, not guessed at; a user
+        # who wants the link's target can name it.
+        if self.output.is_symlink():
+            raise OutputError(
+                where, "it is a symbolic link; name the file it points to instead"
+            )
         if self.output.is_dir():
             raise OutputError(where, "it is a folder")
+        if self.output.exists() and not self.output.is_file():
+            raise OutputError(where, "it exists and is not a regular file")
         if not folder.is_dir():
             raise OutputError(where, f"the folder {folder} does not exist")
         try:
@@ -248,8 +278,9 @@ class ExportStore:
             raise OutputError(where, exc.strerror or str(exc)) from exc
 
     def _start_fresh(self) -> None:
-        for stale in self.parts_dir.iterdir():
-            stale.unlink()
+        with _as_output_error(self.parts_dir):
+            for stale in self.parts_dir.iterdir():
+                stale.unlink()
         header = {
             "manifest": "genesys-async",
             "version": _MANIFEST_VERSION,
@@ -270,9 +301,14 @@ class ExportStore:
 
         # A complete export's parts are gone: its chunk lines are kept as
         # they are, so a rerun reports what the output holds.
-        self.complete = self.output.exists() and any(
-            record.get("complete") for record in records[1:]
-        )
+        closing = [record for record in records[1:] if record.get("complete")]
+        self.complete = bool(closing) and self._output_intact(closing[-1])
+        if closing and not self.complete:
+            # Its parts are gone, so it cannot be assembled again: refetched.
+            logger.warning(
+                "%s is missing or not as the manifest recorded it; exporting again",
+                self.output,
+            )
         kept: list[dict[str, Any]] = [header]
         for record in records[1:]:
             if record.get("complete"):
@@ -288,6 +324,14 @@ class ExportStore:
         # Rewrite without torn or orphaned lines, so appends stay parseable.
         _write_atomically(self.manifest_path, kept)
         self._remove_orphans()
+
+    def _output_intact(self, closing: Mapping[str, Any]) -> bool:
+        """Whether the output is there with the size the closing line records."""
+        if not self.output.is_file():
+            return False
+        recorded = closing.get("output_bytes")
+        # Manifests written before sizes were recorded vouch by existence.
+        return recorded is None or self.output.stat().st_size == recorded
 
     def _on_disk(self, chunk: FinishedChunk) -> bool:
         """Whether a finished chunk's part is on disk as recorded."""
@@ -311,6 +355,19 @@ class ExportStore:
             raise OutputError(
                 str(self.manifest_path), exc.strerror or str(exc)
             ) from exc
+
+
+@contextlib.contextmanager
+def _as_output_error(path: Path) -> Iterator[None]:
+    """Turn an OSError (a full disk, say) into an OutputError naming ``path``.
+
+    The manifest keeps every chunk committed before it, so the export resumes
+    once the cause is fixed; a raw traceback would hide that.
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(str(path), exc.strerror or str(exc)) from exc
 
 
 def _assemble(sink: IO[bytes], fmt: OutputFormat, parts: Iterable[Path]) -> None:
@@ -350,6 +407,15 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
     with open(path, "rb") as lines:
         for line in lines:
             yield orjson.loads(line)
+
+
+def recorded_parameters(output: Path) -> Mapping[str, Any]:
+    """The parameters the manifest beside ``output`` records; empty when none."""
+    records = _read_lines(output.with_name(output.name + ".manifest.jsonl"))
+    if not records or records[0].get("manifest") != "genesys-async":
+        return {}
+    parameters = records[0].get("parameters")
+    return parameters if isinstance(parameters, dict) else {}
 
 
 def _parsed(record: Mapping[str, Any]) -> FinishedChunk | None:

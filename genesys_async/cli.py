@@ -1,9 +1,10 @@
 """The command line: ``genesys-async export``, ``simulate`` and friends.
 
 Exit codes: 0 done; 2 bad usage or input (dates, region, output path,
-a manifest of another export); 3 authentication or permission refused;
-4 the export failed (the manifest keeps what was finished: rerun to resume);
-130 interrupted.
+a manifest of another export, a query the server rejects); 3 authentication
+or permission refused; 4 the export failed (the manifest keeps what was
+finished: rerun to resume); 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM), both stopped cleanly with the manifest kept.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import re
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Coroutine, Sequence
@@ -26,9 +29,12 @@ from ._errors import (
     AuthenticationError,
     ConfigurationError,
     GenesysError,
+    IntervalTooLongError,
     ManifestMismatchError,
     OutputError,
+    PaginationCapError,
     PermissionDeniedError,
+    QueryRejectedError,
 )
 from ._export import (
     ExportOptions,
@@ -36,8 +42,14 @@ from ._export import (
     ExportReport,
     export_conversations,
 )
-from ._intervals import NaiveInstantError, check_range, from_ms, parse_instant
-from ._jobs import JobOptions, default_api
+from ._intervals import (
+    NaiveInstantError,
+    OffsetOutOfRangeError,
+    check_range,
+    from_ms,
+    parse_instant,
+)
+from ._jobs import JobOptions
 from ._queries import DIRECTIONS, MEDIA_TYPES, ConversationFilters
 
 __all__ = ["main"]
@@ -47,6 +59,8 @@ EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_FAILED = 4
 EXIT_INTERRUPTED = 130
+# 128 + SIGTERM, what a shell reports for a process SIGTERM killed.
+EXIT_TERMINATED = 143
 
 logger = logging.getLogger("genesys_async")
 
@@ -68,6 +82,8 @@ def parse_when(text: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"{text!r} has no offset: add Z for UTC or an offset such as +02:00"
         ) from None
+    except OffsetOutOfRangeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date (2026-09-01) or a date and time with an offset"
@@ -93,8 +109,11 @@ def _positive(kind: type[int] | type[float]) -> Any:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text} must be above zero")
+        # nan passes every comparison and inf overflows durations later.
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(
+                f"{text} must be a finite number above zero"
+            )
         return value
 
     return convert
@@ -226,7 +245,8 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Export Genesys Cloud CX conversation analytics at the API"
         " rate limit: chunked, retried, split, exactly once, resumable.",
         epilog="Exit codes: 0 done; 2 bad usage or input; 3 authentication or"
-        " permission refused; 4 export failed (rerun to resume); 130 interrupted.",
+        " permission refused; 4 export failed (rerun to resume); 130 interrupted;"
+        " 143 terminated (SIGTERM); after 4, 130 and 143 the same command resumes.",
     )
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="-v info, -vv debug"
@@ -380,6 +400,12 @@ def exit_code(error: GenesysError) -> int:
         return EXIT_USAGE
     if isinstance(error, (AuthenticationError, PermissionDeniedError)):
         return EXIT_AUTH
+    if isinstance(error, QueryRejectedError) and not isinstance(
+        error, (PaginationCapError, IntervalTooLongError)
+    ):
+        # The query itself is refused (a filter the server rejects, say):
+        # rerunning it cannot help, so it is bad input, not a failed export.
+        return EXIT_USAGE
     return EXIT_FAILED
 
 
@@ -391,13 +417,62 @@ def run_command(work: Coroutine[Any, Any, int], failed: str) -> int:
         failed: what to tell the user when the work itself failed (exit 4).
     """
     try:
-        return asyncio.run(work)
+        return asyncio.run(_stoppable(work))
+    except _Terminated:
+        print(
+            "terminated (SIGTERM); rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED
     except GenesysError as exc:
         _fail(exc)
         code = exit_code(exc)
         if code == EXIT_FAILED:
             print(failed, file=sys.stderr)
+        elif isinstance(exc, OutputError):
+            # Exit 2 like any path problem, but a full disk mid-export keeps
+            # its manifest: say that the same command then resumes.
+            print(
+                "Fix the output path or free space, then rerun the same command:"
+                " finished chunks are kept.",
+                file=sys.stderr,
+            )
         return code
+
+
+class _Terminated(Exception):
+    """The process received SIGTERM and stopped its work cleanly."""
+
+
+async def _stoppable(work: Coroutine[Any, Any, int]) -> int:
+    """Run ``work``; SIGTERM cancels it as Ctrl-C does, then raises _Terminated.
+
+    Schedulers stop jobs with SIGTERM, whose default kills at once. Cancelling
+    instead unwinds the engine as SIGINT does: spools closed, the manifest
+    kept for a resume.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    terminated = False
+
+    def terminate() -> None:
+        nonlocal terminated
+        terminated = True
+        task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGTERM, terminate)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover (Windows)
+        return await work
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if terminated:
+            raise _Terminated from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _run_export(args: argparse.Namespace) -> int:
@@ -414,6 +489,9 @@ def _fail(exc: BaseException) -> None:
 
 async def _export(args: argparse.Namespace) -> int:
     check_range(args.start, args.end)
+    if args.report is not None:
+        # Found out now, not after an export of hours that then cannot report.
+        _check_report_path(args.report)
     try:
         filters = ConversationFilters(
             conversation_filters=args.conversation_filter,
@@ -440,7 +518,6 @@ async def _export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from exc
 
-    api = args.api or default_api(args.start, args.query_reach_days)
     progress = ExportProgress()
     async with _client(args) as client:
         display = _ProgressDisplay(progress, client, _progress_mode(args.progress))
@@ -456,15 +533,29 @@ async def _export(args: argparse.Namespace) -> int:
                 restart=args.restart,
                 progress=progress,
                 origin=_origin(args),
-                api=api,
+                # None lets a resume keep the API its manifest records.
+                api=args.api,
                 jobs=jobs,
             )
     _summarise(report, sys.stdout)
     if args.report is not None:
-        args.report.write_bytes(
-            orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2) + b"\n"
-        )
+        try:
+            args.report.write_bytes(
+                orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2) + b"\n"
+            )
+        except OSError as exc:
+            raise OutputError(
+                str(args.report), f"{exc.strerror or exc} (the export is complete)"
+            ) from exc
     return EXIT_OK
+
+
+def _check_report_path(report: Path) -> None:
+    """Refuse a --report path whose folder is missing or that is a folder."""
+    if report.is_dir():
+        raise OutputError(str(report), "it is a folder")
+    if not report.parent.is_dir():
+        raise OutputError(str(report), f"the folder {report.parent} does not exist")
 
 
 def _origin(args: argparse.Namespace) -> str | None:
@@ -487,6 +578,11 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[Any]:
     if not args.simulate:
         if args.api_url is None and args.login_url is not None:
             raise ConfigurationError("--login-url needs --api-url")
+        if args.api_url is not None and args.region is not None:
+            # One would be ignored silently: data from the wrong region.
+            raise ConfigurationError(
+                "--region and --api-url both say where to export from: give one"
+            )
         kwargs: dict[str, Any] = {"max_connections": connections, **rate}
         if args.api_url is not None:
             kwargs.update(api_url=args.api_url, login_url=args.login_url)
@@ -500,9 +596,16 @@ async def _client(args: argparse.Namespace) -> AsyncIterator[Any]:
 
     # Data from a day before the range, so conversations crossing its first
     # midnight exist as they would in a real organisation.
+    try:
+        data_start = args.start - timedelta(days=1)
+    except OverflowError:
+        raise ConfigurationError(
+            "--simulate needs a --start after 0001-01-01: the simulator holds"
+            " data from the day before it"
+        ) from None
     config = SimulatorConfig(
         seed=args.simulate_seed,
-        start=args.start - timedelta(days=1),
+        start=data_start,
         end=args.end,
         conversations=args.simulate_conversations,
         rate_limit=args.rate_limit,

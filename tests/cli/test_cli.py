@@ -12,6 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from genesys_async._errors import OutputError
+from genesys_async.cli import run_command
 from genesys_async.simulator import Simulator, SimulatorConfig
 
 from .conftest import run, simulate_config, start
@@ -147,6 +149,9 @@ async def test_role_without_the_permission_exits_3_naming_it(tmp_path: Path) -> 
         (["--start", "2026-09-01", "--end", "2999-01-01"], "future"),
         (["--start", "2026-09-01T08:00:00", "--end", "2026-09-02"], "no offset"),
         (["--start", "September", "--end", "2026-09-02"], "not a date"),
+        (["--start", "2026-09-01T08:00:00+25:00", "--end", "2026-09-02"], "+25:00"),
+        (["--start", "2026-09-01T08:00:00+02:99", "--end", "2026-09-02"], "+02:99"),
+        (["--start", "0001-01-01", "--end", "0001-01-02"], "after 0001-01-01"),
     ],
 )
 async def test_bad_dates_exit_2_with_a_clear_message(
@@ -190,6 +195,14 @@ async def test_bad_dates_exit_2_with_a_clear_message(
             "URL",
         ),
         (["--region", "eu-west-1"], {}, "GENESYSCLOUD_OAUTHCLIENT_ID"),
+        (
+            ["--region", "eu-west-1", "--api-url", "https://api.mypurecloud.com"],
+            {
+                "GENESYSCLOUD_OAUTHCLIENT_ID": "i",
+                "GENESYSCLOUD_OAUTHCLIENT_SECRET": "s",
+            },
+            "give one",
+        ),
     ],
 )
 async def test_bad_connection_settings_exit_2_before_any_request(
@@ -249,6 +262,7 @@ async def test_rerun_with_other_parameters_is_refused(tmp_path: Path) -> None:
     assert first.code == 0, first.stderr
     assert second.code == 2
     assert "different export" in second.stderr
+    assert "--restart" in second.stderr
 
 
 async def test_rerun_of_a_finished_export_fetches_nothing(tmp_path: Path) -> None:
@@ -268,6 +282,7 @@ async def test_rerun_of_a_finished_export_fetches_nothing(tmp_path: Path) -> Non
     ]
     first = await run(*common)
     exported = first.stdout.split()[1]
+    written = out.read_bytes()
 
     again = await run(*common)
     restarted = await run(*common, "--restart")
@@ -277,6 +292,7 @@ async def test_rerun_of_a_finished_export_fetches_nothing(tmp_path: Path) -> Non
     assert not out.with_name(out.name + ".parts").exists()
     assert restarted.code == 0
     assert "Exported" in restarted.stdout
+    assert out.read_bytes() == written
 
 
 async def _kill_after_chunks(
@@ -392,3 +408,172 @@ async def test_export_killed_at_random_moments_resumes_to_an_exact_output(
 
     assert done.code == 0, done.stderr
     await _assert_exact_resumed_output(out)
+
+
+@pytest.mark.parametrize(
+    ("predicate", "message"),
+    [
+        ({"dimension": "nosuchdimension", "value": "x"}, "nosuchdimension"),
+        ({"dimension": "queueId", "value": 5}, "HTTP 400"),
+    ],
+    ids=["unknown-dimension", "bad-type"],
+)
+async def test_filter_the_server_rejects_exits_2_without_a_resume_hint(
+    tmp_path: Path, predicate: dict[str, object], message: str
+) -> None:
+    """Rerunning a rejected query cannot help: it is bad input, not a failure."""
+    segment_filter = {"type": "and", "predicates": [predicate]}
+
+    done = await run(
+        "export",
+        "--simulate",
+        "--simulate-conversations",
+        "100",
+        "--start",
+        "2026-09-01",
+        "--end",
+        "2026-09-02",
+        "--segment-filter",
+        orjson.dumps(segment_filter).decode(),
+        "--out",
+        str(tmp_path / "o.ndjson"),
+    )
+
+    assert (done.code, message in done.stderr) == (2, True), done.stderr
+    assert "resume" not in done.stderr
+
+
+def test_output_error_exits_2_and_says_the_rerun_resumes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A full disk mid-export is a path problem (2) whose manifest is kept."""
+
+    async def fill_the_disk() -> int:
+        raise OutputError("o.ndjson.parts/1.spool", "No space left on device")
+
+    code = run_command(fill_the_disk(), "unused")
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "No space left on device" in err
+    assert "rerun the same command" in err
+    assert "Traceback" not in err
+
+
+async def test_report_in_a_missing_folder_exits_2_before_any_work(
+    tmp_path: Path,
+) -> None:
+    """The report's folder is checked at start-up, not after the export."""
+    done = await run(
+        "export",
+        "--simulate",
+        "--start",
+        "2026-09-01",
+        "--end",
+        "2026-09-02",
+        "--out",
+        str(tmp_path / "o.ndjson"),
+        "--report",
+        str(tmp_path / "missing" / "r.json"),
+    )
+
+    assert done.code == 2, done.stderr
+    assert "does not exist" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--chunk-days", "0.0000001"], "at least twice"),
+        (["--chunk-days", "0.001", "--min-chunk-seconds", "60"], "at least twice"),
+        (["--chunk-days", "inf"], "finite"),
+        (["--chunk-days", "nan"], "finite"),
+        (["--rate-limit", "nan"], "finite"),
+        (["--rate-limit", "inf"], "finite"),
+        (["--rate-limit", "0"], "above zero"),
+        (["--min-chunk-seconds", "inf"], "finite"),
+        (["--query-reach-days", "inf"], "finite"),
+        (["--concurrency", "inf"], "not a number"),
+    ],
+)
+async def test_unbounded_numbers_exit_2_before_any_work(
+    tmp_path: Path, arguments: list[str], message: str
+) -> None:
+    """nan, inf and absurdly short chunks are refused, not run into the ground."""
+    done = await run(
+        "export",
+        "--simulate",
+        "--start",
+        "2026-09-01",
+        "--end",
+        "2026-09-02",
+        "--out",
+        str(tmp_path / "o.ndjson"),
+        *arguments,
+    )
+
+    assert done.code == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("stop", "code", "said"),
+    [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+    ids=["SIGTERM", "SIGINT"],
+)
+async def test_export_stopped_by_a_signal_exits_cleanly_and_resumes(
+    tmp_path: Path, stop: signal.Signals, code: int, said: str
+) -> None:
+    """What schedulers and Ctrl-C send stops the export with its manifest kept."""
+    out = tmp_path / "o.ndjson"
+    manifest = tmp_path / "o.ndjson.manifest.jsonl"
+    command = _resumable_export(out, "query")
+    process = await start(*command)
+
+    async def two_chunks_recorded() -> None:
+        # Another process's file: polling it is the only way to see progress.
+        while not (manifest.exists() and manifest.read_bytes().count(b'"chunk"') >= 2):
+            assert process.returncode is None, "the export ended before the signal"
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(two_chunks_recorded(), timeout=60)
+    process.send_signal(stop)
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    done = await run(*command)
+
+    assert process.returncode == code
+    assert said in stderr.decode()
+    assert "rerun the same command to resume" in stderr.decode()
+    assert "Traceback" not in stderr.decode()
+    assert done.code == 0, done.stderr
+    assert "0 resumed" not in done.stdout
+    await _assert_same_as_uninterrupted(out, "query")
+
+
+async def test_json_format_writes_one_array_of_the_ndjson_records(
+    tmp_path: Path,
+) -> None:
+    """--format json holds the same records, in the same order, as one array."""
+    common = [
+        "export",
+        "--simulate",
+        "--simulate-conversations",
+        "500",
+        "--start",
+        "2026-09-01",
+        "--end",
+        "2026-09-04",
+    ]
+    lines, array = tmp_path / "o.ndjson", tmp_path / "o.json"
+
+    as_lines = await run(*common, "--out", str(lines))
+    as_array = await run(*common, "--out", str(array), "--format", "json")
+
+    assert (as_lines.code, as_array.code) == (0, 0), as_array.stderr
+    records = orjson.loads(array.read_bytes())
+    assert records == [orjson.loads(line) for line in lines.read_bytes().splitlines()]
+    assert records, "the range holds conversations"

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import os
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import IO, Any
 
 import orjson
 import pytest
 
-from genesys_async._errors import ChunkTooSmallError, ServerError
+from genesys_async import _sinks
+from genesys_async._errors import (
+    ChunkTooSmallError,
+    ManifestMismatchError,
+    OutputError,
+    ServerError,
+)
 from genesys_async._export import (
     ExportOptions,
     conversation_details,
     export_conversations,
 )
 from genesys_async._intervals import parse_instant
+from genesys_async._jobs import JobOptions
 from genesys_async._queries import ConversationFilters
 from genesys_async._sinks import ChunkSpool
 from genesys_async.simulator import FaultConfig
@@ -244,3 +255,94 @@ async def test_a_reader_leaving_during_a_handover_leaves_no_spool_open(
     assert entered.is_set()
     assert spools
     assert all(spool.closed for spool in spools)
+
+
+async def test_resume_without_an_api_keeps_the_one_the_manifest_records(
+    tmp_path: Path,
+) -> None:
+    """The default API moves with the clock; a resume must not be refused for it."""
+    out = tmp_path / "out.ndjson"
+    manifest = tmp_path / "out.ndjson.manifest.jsonl"
+    end = START + timedelta(days=3)
+    # Today the query reaches the range; tomorrow (a shorter reach) it would not.
+    today, tomorrow = (
+        JobOptions(query_reach_days=36_500),
+        JobOptions(query_reach_days=1),
+    )
+    async with connected(config()) as (simulator, client):
+        await export_conversations(client, START, end, out, jobs=today)
+        # A crash before the output: the manifest without its closing line.
+        lines = manifest.read_bytes().splitlines(keepends=True)
+        manifest.write_bytes(b"".join(lines[:-1]))
+        out.unlink()
+
+        resumed = await export_conversations(client, START, end, out, jobs=tomorrow)
+        with pytest.raises(ManifestMismatchError, match="source"):
+            await export_conversations(
+                client, START, end, out, api="auto", jobs=tomorrow
+            )
+
+        assert_exact(read_output(out), simulator, START, end)
+    assert resumed.api == "query"
+    assert not resumed.already_complete
+
+
+async def test_same_range_in_another_format_is_another_export(tmp_path: Path) -> None:
+    """--format changes the output's bytes, so it is part of the manifest."""
+    out = tmp_path / "out"
+    end = START + timedelta(days=2)
+    async with connected(config()) as (_, client):
+        await export_conversations(client, START, end, out, api="query")
+
+        with pytest.raises(ManifestMismatchError, match='format was "ndjson"'):
+            await export_conversations(client, START, end, out, fmt="json", api="query")
+
+
+class _FillingDisk:
+    """A file whose writes fail as on a full disk once ``full()`` says so."""
+
+    def __init__(self, file: IO[bytes], full: Callable[[], bool]) -> None:
+        self._file = file
+        self._full = full
+
+    def write(self, data: bytes) -> int:
+        if self._full():
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return self._file.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+
+async def test_full_disk_is_an_output_error_and_the_export_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC on a spool write names the file; the rerun completes the export."""
+    out = tmp_path / "out.ndjson"
+    manifest = tmp_path / "out.ndjson.manifest.jsonl"
+    end = START + timedelta(days=14)
+    options = ExportOptions(concurrency=1)
+
+    def first_chunk_committed() -> bool:
+        return b'"chunk"' in manifest.read_bytes()
+
+    def filling_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        # The disk fills up once the first of the two chunks is safe.
+        file = open(path, mode, *args, **kwargs)  # noqa: SIM115 (the caller's)
+        if str(path).endswith(".spool"):
+            return _FillingDisk(file, first_chunk_committed)
+        return file
+
+    async with connected(config()) as (simulator, client):
+        monkeypatch.setattr(_sinks, "open", filling_open, raising=False)
+        with pytest.raises(OutputError, match="No space left on device"):
+            await export_conversations(
+                client, START, end, out, options=options, api="query"
+            )
+        monkeypatch.undo()
+        resumed = await export_conversations(
+            client, START, end, out, options=options, api="query"
+        )
+
+        assert_exact(read_output(out), simulator, START, end)
+    assert resumed.chunks_resumed == 1

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import datetime, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from genesys_async._intervals import Interval, format_ms, parse_instant, plan, to_ms
+from genesys_async._export import _subtract
+from genesys_async._intervals import (
+    Interval,
+    OffsetOutOfRangeError,
+    format_ms,
+    parse_instant,
+    plan,
+    to_ms,
+)
 
 DAY = 86_400_000
 HOUR = 3_600_000
@@ -52,6 +61,50 @@ def test_plan_covers_every_instant_exactly_once(
     assert chunks[-1].end_ms == start + length
     assert all(a.end_ms == b.start_ms for a, b in itertools.pairwise(chunks))
     assert all(c.length_ms <= chunk for c in chunks)
+
+
+@given(
+    start=instants,
+    length=st.integers(min_value=1, max_value=3 * DAY),
+    # Down to the shortest chunk the options allow: twice 60 seconds.
+    chunk=st.integers(min_value=120_000, max_value=HOUR - 1),
+)
+def test_plan_of_chunks_under_an_hour_covers_every_instant_exactly_once(
+    start: int, length: int, chunk: int
+) -> None:
+    """Short chunks abut, stay inside the range and cut on multiples of their length."""
+    chunks = plan(start, start + length, chunk)
+
+    assert chunks[0].start_ms == start
+    assert chunks[-1].end_ms == start + length
+    assert all(a.end_ms == b.start_ms for a, b in itertools.pairwise(chunks))
+    assert all(c.length_ms <= chunk for c in chunks)
+    midnight = start - start % DAY
+    assert all((c.start_ms - midnight) % chunk == 0 for c in chunks[1:])
+
+
+@given(
+    start=instants,
+    cuts=st.lists(st.integers(min_value=1, max_value=30 * DAY - 1), max_size=30),
+    finished=st.lists(st.booleans(), min_size=31, max_size=31),
+)
+def test_resume_gaps_and_finished_chunks_tile_the_range(
+    start: int, cuts: list[int], finished: list[bool]
+) -> None:
+    """What a resume fetches plus what it kept covers the range once, no more."""
+    whole = Interval(start, start + 30 * DAY)
+    bounds = sorted({whole.start_ms, whole.end_ms, *(start + c for c in cuts)})
+    pieces = [Interval(a, b) for a, b in itertools.pairwise(bounds)]
+    done = [piece for piece, kept in zip(pieces, finished, strict=False) if kept]
+
+    gaps = _subtract(whole, done)
+
+    tiles = sorted(gaps + done)
+    assert tiles[0].start_ms == whole.start_ms
+    assert tiles[-1].end_ms == whole.end_ms
+    assert all(a.end_ms == b.start_ms for a, b in itertools.pairwise(tiles))
+    # Gaps are as few as can be: two never touch.
+    assert all(a.end_ms < b.start_ms for a, b in itertools.pairwise(gaps))
 
 
 @given(start=instants, length=st.integers(min_value=2, max_value=60 * DAY))
@@ -119,6 +172,13 @@ def test_parse_instant_refuses_a_time_without_offset() -> None:
     """A naive time is ambiguous, so it is refused."""
     with pytest.raises(ValueError, match="no time zone"):
         parse_instant("2026-09-01T00:00:00")
+
+
+@pytest.mark.parametrize("offset", ["+25:00", "+02:99", "-24:00", "+0260"])
+def test_parse_instant_refuses_an_offset_out_of_range(offset: str) -> None:
+    """A typo in an offset would shift the range silently; it is refused."""
+    with pytest.raises(OffsetOutOfRangeError, match=re.escape(offset)):
+        parse_instant(f"2026-09-01T08:00:00{offset}")
 
 
 def test_to_ms_refuses_a_naive_datetime() -> None:

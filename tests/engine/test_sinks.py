@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import orjson
@@ -200,3 +202,44 @@ def test_unwritable_folder_is_a_clear_error() -> None:
 
     with pytest.raises(OutputError, match="Cannot write /proc/"):
         store.open()
+
+
+def test_output_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
+    """The final rename would replace a FIFO (or a device) with a file."""
+    fifo = tmp_path / "out.ndjson"
+    os.mkfifo(fifo)
+
+    with pytest.raises(OutputError, match="not a regular file"):
+        _store(tmp_path)
+
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+def test_output_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
+    """The rename would replace the link, not write its target: refused."""
+    target = tmp_path / "target.ndjson"
+    target.write_bytes(b"kept\n")
+    (tmp_path / "out.ndjson").symlink_to(target)
+
+    with pytest.raises(OutputError, match="symbolic link"):
+        _store(tmp_path)
+
+    assert (tmp_path / "out.ndjson").is_symlink()
+    assert target.read_bytes() == b"kept\n"
+
+
+def test_completed_export_whose_output_changed_is_not_complete(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A truncated output is no longer vouched for: the rerun exports again."""
+    first = _store(tmp_path)
+    _commit(first, WEEK1, [1, 2])
+    first.finish({"seconds": 1.0})
+    whole = first.output.read_bytes()
+    first.output.write_bytes(whole[:-3])
+
+    second = _store(tmp_path)
+
+    assert not second.complete
+    assert second.finished == []
+    assert "not as the manifest recorded it" in caplog.text
