@@ -332,6 +332,10 @@ def _resumable_export(out: Path, api: str) -> list[str]:
         "1",
         "--concurrency",
         "1",
+        # 20 requests a second: long enough to be stopped midway, short
+        # enough not to wait out the default 300 a minute.
+        "--rate-limit",
+        "1200",
         "--api",
         api,
         "--out",
