@@ -16,7 +16,7 @@ from genesys_async._errors import OutputError
 from genesys_async.cli import run_command
 from genesys_async.simulator import Simulator, SimulatorConfig
 
-from .conftest import run, simulate_config, start
+from .conftest import Finished, run, simulate_config, start
 
 START = datetime(2026, 9, 1, tzinfo=timezone.utc)
 
@@ -464,11 +464,10 @@ def test_output_error_exits_2_and_says_the_rerun_resumes(
     assert "Traceback" not in err
 
 
-async def test_report_in_a_missing_folder_exits_2_before_any_work(
-    tmp_path: Path,
-) -> None:
-    """The report's folder is checked at start-up, not after the export."""
-    done = await run(
+async def _one_day_export(tmp_path: Path, *extra: str) -> Finished:
+    """Run a one-day simulated export into ``tmp_path/o.ndjson``."""
+    out = str(tmp_path / "o.ndjson")
+    return await run(
         "export",
         "--simulate",
         "--start",
@@ -476,9 +475,17 @@ async def test_report_in_a_missing_folder_exits_2_before_any_work(
         "--end",
         "2026-09-02",
         "--out",
-        str(tmp_path / "o.ndjson"),
-        "--report",
-        str(tmp_path / "missing" / "r.json"),
+        out,
+        *extra,
+    )
+
+
+async def test_report_in_a_missing_folder_exits_2_before_any_work(
+    tmp_path: Path,
+) -> None:
+    """The report's folder is checked at start-up, not after the export."""
+    done = await _one_day_export(
+        tmp_path, "--report", str(tmp_path / "missing" / "r.json")
     )
 
     assert done.code == 2, done.stderr
@@ -506,17 +513,7 @@ async def test_unbounded_numbers_exit_2_before_any_work(
     tmp_path: Path, arguments: list[str], message: str
 ) -> None:
     """nan, inf and absurdly short chunks are refused, not run into the ground."""
-    done = await run(
-        "export",
-        "--simulate",
-        "--start",
-        "2026-09-01",
-        "--end",
-        "2026-09-02",
-        "--out",
-        str(tmp_path / "o.ndjson"),
-        *arguments,
-    )
+    done = await _one_day_export(tmp_path, *arguments)
 
     assert done.code == 2, done.stderr
     assert message in done.stderr
