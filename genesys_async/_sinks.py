@@ -165,7 +165,7 @@ class ExportStore:
     @property
     def manifest_path(self) -> Path:
         """``<output>.manifest.jsonl``."""
-        return self.output.with_name(self.output.name + ".manifest.jsonl")
+        return _manifest_path(self.output)
 
     @property
     def parts_dir(self) -> Path:
@@ -411,11 +411,15 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
 
 def recorded_parameters(output: Path) -> Mapping[str, Any]:
     """The parameters the manifest beside ``output`` records; empty when none."""
-    records = _read_lines(output.with_name(output.name + ".manifest.jsonl"))
+    records = _read_lines(_manifest_path(output))
     if not records or records[0].get("manifest") != "genesys-async":
         return {}
     parameters = records[0].get("parameters")
     return parameters if isinstance(parameters, dict) else {}
+
+
+def _manifest_path(output: Path) -> Path:
+    return output.with_name(output.name + ".manifest.jsonl")
 
 
 def _parsed(record: Mapping[str, Any]) -> FinishedChunk | None:
